@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI), its dependencies and the `clausewise` command line."""

@@ -1,0 +1,1 @@
+"""What the api, ingest, classifiers and eval packages share: settings, errors, SQL models, stores, embedder."""

@@ -1,0 +1,64 @@
+"""One business error type; its code is stable and carries the HTTP status."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    """Stable error codes. Clients branch on these, never on message text."""
+
+    def __new__(cls, value: str, status: int):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.status = status
+        return obj
+
+    # generic
+    validation_error = ("validation_error", 422)
+    not_found = ("not_found", 404)
+    framework_not_found = ("framework_not_found", 404)
+    control_not_found = ("control_not_found", 404)
+    document_not_found = ("document_not_found", 404)
+    job_not_found = ("job_not_found", 404)
+    unauthenticated = ("unauthenticated", 401)
+    forbidden = ("forbidden", 403)
+    conflict = ("conflict", 409)
+    internal_error = ("internal_error", 500)
+    # upload
+    empty_file = ("empty_file", 400)
+    file_too_large = ("file_too_large", 413)
+    unsupported_media_type = ("unsupported_media_type", 415)
+    type_mismatch = ("type_mismatch", 415)
+    invalid_filename = ("invalid_filename", 400)
+    invalid_evidence_date = ("invalid_evidence_date", 422)
+    # processing (stored on a failed document)
+    corrupt_file = ("corrupt_file", 422)
+    encrypted_pdf = ("encrypted_pdf", 422)
+    no_text_layer = ("no_text_layer", 422)
+    no_text = ("no_text", 422)
+    archive_bomb = ("archive_bomb", 422)
+    undecodable_text = ("undecodable_text", 422)
+    partition_timeout = ("partition_timeout", 422)
+    partition_memory = ("partition_memory", 422)
+    embedding_failed = ("embedding_failed", 500)
+    index_failed = ("index_failed", 500)
+    model_missing = ("model_missing", 500)
+    worker_crash = ("worker_crash", 500)
+
+
+class ClausewiseError(Exception):
+    """A failure the caller can act on: stable code, HTTP status, human detail."""
+
+    def __init__(self, code: ErrorCode, detail: str, **extra: object) -> None:
+        super().__init__(f"{code.value}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+    @property
+    def status(self) -> int:
+        return self.code.status
+
+    def body(self) -> dict[str, object]:
+        return {"error_code": self.code.value, "detail": self.detail, **self.extra}

@@ -1,0 +1,80 @@
+"""One settings object for the whole service, read from CLAUSEWISE_* environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SECRET = "clausewise-dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Service configuration; created once at start-up and passed to what needs it."""
+
+    model_config = SettingsConfigDict(env_prefix="CLAUSEWISE_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=REPO_ROOT / "var", description="All embedded state lives here.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
+    broker_url: str | None = Field(default=None, description="Celery broker; default SQLite (sqla) in data_dir.")
+    result_backend: str | None = Field(default=None, description="Celery results; default SQLite in data_dir.")
+    chroma_url: str | None = Field(
+        default=None, description="Embedded Chroma path, or http://host:port of a Chroma server."
+    )
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = 50 * 1024 * 1024
+    worker_concurrency: int = 1
+    task_always_eager: bool = False
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> "Settings":
+        if self.env == "production":
+            if self.secret_key.get_secret_value() in (DEFAULT_SECRET, "", "changeme"):
+                raise ValueError("CLAUSEWISE_SECRET_KEY must be set to a non-default value in production")
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("CLAUSEWISE_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'clausewise.db'}"
+
+    @cached_property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir.resolve() / 'broker.db'}"
+
+    @cached_property
+    def resolved_result_backend(self) -> str:
+        return self.result_backend or f"db+sqlite:///{self.data_dir.resolve() / 'results.db'}"
+
+    @cached_property
+    def resolved_chroma_url(self) -> str:
+        return self.chroma_url or str(self.data_dir.resolve() / "chroma")
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir.resolve() / "originals"
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory tree used by the embedded defaults."""
+        for d in (self.data_dir, self.originals_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def public_summary(self) -> dict[str, str]:
+        """Settings safe to show: no secrets, database URL without password."""
+        from sqlalchemy.engine import make_url
+
+        return {
+            "env": self.env,
+            "database": make_url(self.resolved_database_url).render_as_string(hide_password=True),
+            "broker": self.resolved_broker_url.split("@")[-1],
+            "vector_store": self.resolved_chroma_url,
+        }
