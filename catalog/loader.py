@@ -158,7 +158,7 @@ class Catalog:
         start = (framework, control_id)
         paths: list[list[Hop]] = []
         queue: deque[list[Hop]] = deque([[]])
-        best: dict[tuple[str, str], int] = {start: 0}
+        seen = {start}  # breadth first: the first path to reach a control is a shortest one
         while queue:
             path = queue.popleft()
             node = (path[-1].to_framework, path[-1].to_id) if path else start
@@ -166,10 +166,9 @@ class Catalog:
                 continue
             for hop in self._adj.get(node, ()):
                 nxt = (hop.to_framework, hop.to_id)
-                depth = len(path) + 1
-                if best.get(nxt, depth + 1) < depth or nxt == start:
+                if nxt in seen:
                     continue
-                best[nxt] = depth
+                seen.add(nxt)
                 new = [*path, hop]
                 if to_framework is None or hop.to_framework == to_framework:
                     paths.append(new)
