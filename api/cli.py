@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import typer
 
@@ -89,23 +90,133 @@ def db_downgrade(revision: str) -> None:
     typer.echo(f"database at {revision}")
 
 
+def _runtime_settings() -> Settings:
+    settings = Settings()
+    settings.ensure_dirs()
+    return settings
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, help="Bind address (default from settings)"),
     port: int = typer.Option(None, help="Port (default from settings)"),
+    worker: bool = typer.Option(True, help="Also start a Celery worker process on the configured broker"),
 ) -> None:
-    """Run the API on the configured stores (embedded defaults: SQLite, Chroma on disk)."""
+    """Run the API and a Celery worker on the configured stores (embedded: SQLite, Chroma on disk)."""
+    import subprocess
+
     import uvicorn
 
     from api.app import create_app
     from core.db import upgrade
 
-    settings = Settings()
-    settings.ensure_dirs()
+    settings = _runtime_settings()
     upgrade(settings.resolved_database_url)
     typer.echo(f"clausewise: {settings.public_summary()}", err=True)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower())
+    child = None
+    if worker and not settings.task_always_eager:
+        child = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
+    try:
+        uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                    log_level=settings.log_level.lower())
+    finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@app.command("worker")
+def worker(
+    pool: str = typer.Option("solo", help="Celery pool: solo (one job at a time, run N workers) or prefork"),
+    concurrency: int = typer.Option(1, help="Processes for the prefork pool"),
+    loglevel: str = typer.Option("INFO"),
+) -> None:
+    """Run a Celery worker: loads the embedding model once, then takes ingestion jobs."""
+    import os
+
+    from celery.signals import worker_process_init
+
+    from core.jobs import make_celery
+    from core.runtime import Runtime
+    from ingest.partition import warm_up
+    from ingest.tasks import register_tasks
+
+    settings = _runtime_settings()
+    capp = make_celery(settings)
+    register_tasks(capp, lambda: Runtime(settings))
+
+    def _warm(**_):
+        warm_up()
+        capp.clausewise_runtime().embedder  # noqa: B018 - load the model now, not on the first job
+
+    if pool == "solo":
+        _warm()
+    else:
+        worker_process_init.connect(_warm, weak=False)
+    capp.worker_main(["worker", "-P", pool, "-c", str(concurrency), "-Q", "clausewise", "--loglevel", loglevel,
+                      "-n", f"clausewise-{os.getpid()}@%h", "--without-gossip", "--without-mingle"])
+
+
+@app.command("ingest")
+def ingest(
+    paths: list[Path] = typer.Argument(..., exists=True, dir_okay=True, help="Files or folders to ingest"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per document"),
+) -> None:
+    """Ingest local files in this process (no broker needed) and print each document's id and status."""
+    from tqdm import tqdm
+
+    from core.db import upgrade
+    from core.errors import ClausewiseError
+    from core.models import DEFAULT_TENANT_ID
+    from core.runtime import Runtime
+    from ingest import service
+    from ingest.intake import ingest_local_file
+    from ingest.partition import warm_up
+    from ingest.tasks import run_ingest_job
+
+    settings = _runtime_settings()
+    upgrade(settings.resolved_database_url)
+    rt = Runtime(settings)
+    warm_up()
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()})
+    failures = 0
+    bar = tqdm(files, unit="file", disable=as_json or not sys.stderr.isatty(), file=sys.stderr)
+    for f in bar:
+        bar.set_postfix_str(f.name[:40])
+        try:
+            reg = ingest_local_file(f, db=rt.db, blobs=rt.blobs, tenant_id=DEFAULT_TENANT_ID,
+                                    max_bytes=settings.max_upload_bytes)
+        except ClausewiseError as e:
+            failures += 1
+            row = {"file": str(f), "document_id": None, "status": "rejected", "error_code": e.code.value,
+                   "detail": e.detail}
+        else:
+            if not reg.duplicate:
+                run_ingest_job(rt, reg.document.id, reg.job.id)
+            doc = service.get_document(db=rt.db, tenant_id=DEFAULT_TENANT_ID, document_id=reg.document.id)
+            failures += doc["status"] == "failed"
+            row = {"file": str(f), "document_id": doc["document_id"], "status": doc["status"],
+                   "error_code": doc["error_code"], "chunks": doc["chunk_count"], "kind": doc["kind"],
+                   "duplicate": reg.duplicate}
+        if as_json:
+            typer.echo(json.dumps(row))
+        else:
+            tail = f"  {row['error_code']}" if row.get("error_code") else f"  chunks={row.get('chunks')}"
+            tqdm.write(f"{row['document_id'] or '-':36}  {row['status']:9}{tail}  {f}", file=sys.stdout)
+    raise typer.Exit(1 if failures else 0)
+
+
+@app.command("reconcile")
+def reconcile_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="Report only; change nothing")) -> None:
+    """Repair disagreements between SQL and the vector store (orphan or missing vectors)."""
+    from core.runtime import Runtime
+    from ingest.reconcile import reconcile
+
+    report = reconcile(Runtime(_runtime_settings()), dry_run=dry_run)
+    typer.echo(json.dumps(report.as_dict()))
 
 
 def main() -> None:
@@ -118,3 +229,7 @@ def main() -> None:
             typer.echo(f"error: invalid settings: {exc}", err=True)
             sys.exit(2)
         raise
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from catalog import Catalog
 from core.db import Database
+from core.runtime import Runtime
 from core.settings import Settings
 
 
@@ -34,3 +35,18 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_runtime(request: Request):
+    return request.app.state.runtime
+
+
+def get_tenant(request: Request) -> str:
+    """The caller's tenant. Until API keys exist every caller works in the default workspace."""
+    from core.models import DEFAULT_TENANT_ID
+
+    return DEFAULT_TENANT_ID
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+TenantDep = Annotated[str, Depends(get_tenant)]

@@ -1,0 +1,99 @@
+"""Upload evidence, follow its ingestion job, read documents and chunks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.deps import RuntimeDep, TenantDep
+from api.upload import receive_upload
+from core.errors import ClausewiseError, ErrorCode
+from ingest import service
+from ingest.intake import UploadSink, inspect_upload, register_upload
+
+router = APIRouter(tags=["documents"])
+
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "format": "binary",
+                         "description": "PDF, DOCX, HTML, Markdown, text, EML, CSV, JSON, JSON Lines or a log file"},
+                "title": {"type": "string"},
+                "evidence_date": {"type": "string", "description": "ISO 8601 date or date-time"},
+            }}}},
+    },
+}
+
+
+def _evidence_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ClausewiseError(ErrorCode.invalid_evidence_date,
+                              f"evidence_date {value!r} is not an ISO 8601 date or date-time") from None
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+@router.post("/documents", status_code=202, openapi_extra=UPLOAD_SCHEMA,
+             responses={200: {"description": "Same bytes already uploaded: `duplicate_of` names the document"},
+                        413: {"description": "file_too_large"}, 415: {"description": "unsupported type or mismatch"}})
+async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep) -> JSONResponse:
+    """Upload one evidence file; 202 with the document and job ids, or 200 with `duplicate_of`."""
+    max_bytes = rt.settings.max_upload_bytes
+    got = await receive_upload(request, lambda: UploadSink(rt.blobs, max_bytes), max_bytes)
+    sink = got.sink
+    try:
+        sha = sink.close()
+        evidence_date = _evidence_date(got.fields.get("evidence_date"))
+        title = (got.fields.get("title") or "").strip()[:500] or None
+        safe, sniffed, claimed = await run_in_threadpool(inspect_upload, sink, got.filename or "")
+        reg = await run_in_threadpool(
+            lambda: register_upload(db=rt.db, blobs=rt.blobs, tenant_id=tenant_id, sink=sink, sha256=sha,
+                                    filename=safe, sniffed=sniffed, claimed=claimed, title=title,
+                                    evidence_date=evidence_date))
+    except BaseException:
+        sink.discard()
+        raise
+    doc = reg.document
+    if reg.duplicate:
+        return JSONResponse({"duplicate_of": doc.id, "document_id": doc.id, "status": doc.status,
+                             "sha256": doc.sha256}, status_code=200)
+    await run_in_threadpool(request.app.state.enqueue, doc.id, reg.job.id)
+    return JSONResponse({"document_id": doc.id, "job_id": reg.job.id, "status": doc.status, "sha256": sha,
+                         "filename": safe, "detected_type": sniffed.media_type, "size_bytes": doc.size_bytes},
+                        status_code=202)
+
+
+@router.get("/documents")
+def list_documents(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
+                   page_size: int = Query(50, ge=1, le=500), status: str | None = None) -> dict:
+    """A page of documents, newest first."""
+    return service.list_documents(db=rt.db, tenant_id=tenant_id, page=page, page_size=page_size, status=status)
+
+
+@router.get("/documents/{document_id}")
+def get_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
+    """A document's status, error code, chunk count, detected kind and evidence date range."""
+    return service.get_document(db=rt.db, tenant_id=tenant_id, document_id=document_id)
+
+
+@router.get("/documents/{document_id}/chunks")
+def list_chunks(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
+                page_size: int = Query(100, ge=1, le=1000)) -> dict:
+    """A document's chunks with page, record, line and character provenance."""
+    return service.list_chunks(db=rt.db, tenant_id=tenant_id, document_id=document_id, page=page,
+                               page_size=page_size)
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
+    """An ingestion job: state, current stage and percentage."""
+    return service.get_job(db=rt.db, tenant_id=tenant_id, job_id=job_id)

@@ -1,0 +1,1 @@
+"""Ingestion: intake, type sniffing, partitioning, record splitting, chunking, embedding, indexing, tasks."""

@@ -1,0 +1,132 @@
+"""Accept an upload: stream it to disk while hashing and size-checking, sniff it, store it, register it once."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.blobs import BlobStore
+from core.db import Database
+from core.errors import ClausewiseError, ErrorCode
+from core.models import Document, DocumentStatus, Job
+from ingest import sniff as S
+
+
+class UploadSink:
+    """Receives the file bytes as they arrive: hashes them, enforces the size limit, keeps a sniff sample."""
+
+    def __init__(self, blobs: BlobStore, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.tmp: Path = blobs.temp_path(f"upload-{uuid.uuid4().hex}")
+        self._fh = self.tmp.open("wb")
+        self._sha = hashlib.sha256()
+        self.size = 0
+        self.sample = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            self.discard()
+            raise ClausewiseError(ErrorCode.file_too_large,
+                                  f"file exceeds the upload limit of {self.max_bytes} bytes",
+                                  limit_bytes=self.max_bytes)
+        self._sha.update(data)
+        if len(self.sample) < S.SNIFF_BYTES:
+            self.sample += data[: S.SNIFF_BYTES - len(self.sample)]
+        self._fh.write(data)
+
+    def close(self) -> str:
+        self._fh.close()
+        return self._sha.hexdigest()
+
+    def discard(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Registered:
+    document: Document
+    job: Job | None
+    duplicate: bool
+
+
+def inspect_upload(sink: UploadSink, filename: str) -> tuple[str, S.Sniffed, str | None]:
+    """Sanitize the name, detect the type from the bytes and check it against the allowlist and the claim."""
+    safe = S.sanitize_filename(filename)
+    if sink.size == 0:
+        raise ClausewiseError(ErrorCode.empty_file, "the uploaded file is empty")
+    claimed = S.claimed_type(safe)
+    sniffed = S.sniff(bytes(sink.sample), claimed=claimed, complete=sink.size <= len(sink.sample))
+    S.check_allowed(sniffed, claimed, safe)
+    if sniffed.media_type == S.DOCX:
+        S.check_docx(sink.tmp)
+    return safe, sniffed, claimed
+
+
+def register_upload(
+    *, db: Database, blobs: BlobStore, tenant_id: str, sink: UploadSink, sha256: str, filename: str,
+    sniffed: S.Sniffed, claimed: str | None, title: str | None, evidence_date: datetime | None,
+) -> Registered:
+    """Store the original content-addressed and create the Document and its Job, once per tenant and sha256."""
+    with db.session() as s:
+        existing = s.scalar(select(Document).where(Document.tenant_id == tenant_id, Document.sha256 == sha256))
+    if existing is not None:
+        sink.discard()
+        return Registered(existing, None, True)
+    key = blobs.commit(sink.tmp, sha256)
+    doc = Document(tenant_id=tenant_id, sha256=sha256, size_bytes=sink.size, filename=filename, title=title,
+                   claimed_type=claimed, detected_type=sniffed.media_type, storage_key=key,
+                   status=DocumentStatus.queued.value, evidence_date=evidence_date,
+                   meta={"encoding": sniffed.encoding} if sniffed.encoding else {})
+    job = Job(tenant_id=tenant_id, document=doc, state=DocumentStatus.queued.value, stage="queued", timings={})
+    try:
+        with db.session() as s:
+            s.add(doc)
+            s.add(job)
+    except IntegrityError:
+        # A concurrent upload of the same bytes won the unique (tenant, sha256) race.
+        with db.session() as s:
+            existing = s.scalar(select(Document).where(Document.tenant_id == tenant_id, Document.sha256 == sha256))
+        if existing is None:
+            raise
+        return Registered(existing, None, True)
+    return Registered(doc, job, False)
+
+
+def ingest_local_file(path: Path, *, db: Database, blobs: BlobStore, tenant_id: str, max_bytes: int,
+                      title: str | None = None) -> Registered:
+    """Register a file from disk exactly as an HTTP upload would be."""
+    sink = UploadSink(blobs, max_bytes)
+    try:
+        with path.open("rb") as fh:
+            while data := fh.read(1 << 20):
+                sink.write(data)
+        sha = sink.close()
+        safe, sniffed, claimed = inspect_upload(sink, path.name)
+        return register_upload(db=db, blobs=blobs, tenant_id=tenant_id, sink=sink, sha256=sha, filename=safe,
+                               sniffed=sniffed, claimed=claimed, title=title, evidence_date=None)
+    except BaseException:
+        sink.discard()
+        raise
+
+
+def cleanup_stale_temp(blobs: BlobStore, older_than_s: float = 3600) -> int:
+    """Remove temp files left by uploads that died mid-stream."""
+    import time
+
+    n = 0
+    for p in (blobs.root / "tmp").glob("upload-*"):
+        if time.time() - p.stat().st_mtime > older_than_s:
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+

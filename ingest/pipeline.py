@@ -1,0 +1,173 @@
+"""The ingestion path for one document: partition → split records → chunk → embed → index.
+
+Vectors are written before the SQL commit that marks the document indexed, so a crash can leave orphan vectors
+(which `reconcile` removes) but never an indexed document without vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from core.embedder import EMBEDDER_ID
+from core.errors import ClausewiseError, ErrorCode
+from core.models import Chunk, Document, DocumentStatus, Job, utcnow
+from core.runtime import Runtime
+from ingest.chunking import CHUNKER_VERSION, ChunkSpec, chunk_blocks, chunk_id
+from ingest.partition import Partitioned, block_from_dict, block_to_dict, partition
+from ingest.sandbox import run_limited
+
+log = logging.getLogger("clausewise.ingest")
+EMBED_BATCH = 64
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    partition_timeout_s: float = 120.0
+    partition_memory_bytes: int = 2 * 1024**3
+
+
+def _partition_sandboxed(path, media_type: str, encoding: str | None, limits: Limits) -> Partitioned:
+    def work():
+        p = partition(path, media_type, encoding)
+        return {"kind": p.kind, "blocks": [block_to_dict(b) for b in p.blocks], "page_count": p.page_count,
+                "record_count": p.record_count, "meta": p.meta}
+
+    out = run_limited(work, timeout_s=limits.partition_timeout_s, memory_bytes=limits.partition_memory_bytes)
+    return Partitioned(out["kind"], [block_from_dict(b) for b in out["blocks"]], out["page_count"],
+                       out["record_count"], out["meta"])
+
+
+def _set_job(rt: Runtime, job_id: str, **values) -> None:
+    with rt.db.session() as s:
+        job = s.get(Job, job_id)
+        for k, v in values.items():
+            setattr(job, k, v)
+
+
+def vector_metadata(doc: Document, c: ChunkSpec) -> dict:
+    return {
+        "tenant_id": doc.tenant_id, "document_id": doc.id, "idx": c.idx, "kind": c.kind,
+        "char_start": c.char_start, "char_end": c.char_end, "page": c.page, "record_start": c.record_start,
+        "line_start": c.line_start, "line_end": c.line_end,
+        "ts_start": c.ts_start.isoformat() if c.ts_start else None, "chunker_version": CHUNKER_VERSION,
+    }
+
+
+def fail_document(rt: Runtime, document_id: str, job_id: str | None, code: ErrorCode, detail: str) -> None:
+    """Record a failure with its stable code; vectors already written for this document are removed."""
+    with rt.db.session() as s:
+        doc = s.get(Document, document_id)
+        if doc.status == DocumentStatus.indexed.value:
+            return  # never demote an indexed document
+        doc.status, doc.error_code, doc.error_detail = DocumentStatus.failed.value, code.value, detail[:2000]
+        if job_id:
+            job = s.get(Job, job_id)
+            job.state, job.error_code, job.error_detail = DocumentStatus.failed.value, code.value, detail[:2000]
+            job.finished_at = utcnow()
+        tenant = doc.tenant_id
+    try:
+        stale = rt.vectors.ids(tenant, document_id=document_id)
+        rt.vectors.delete(tenant, sorted(stale))
+    except Exception:  # noqa: BLE001 - reconcile removes them later if the store is down now
+        log.warning("could not remove vectors of failed document %s", document_id, exc_info=True)
+
+
+def index_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits = Limits(),
+                   progress: Progress | None = None) -> str:
+    """Run the whole path for one document; returns its final status. Safe to run again (idempotent)."""
+    timings: dict[str, float] = {}
+    with rt.db.session() as s:
+        doc = s.get(Document, document_id)
+        if doc is None:
+            raise ClausewiseError(ErrorCode.document_not_found, f"no document {document_id}")
+        if doc.status == DocumentStatus.indexed.value:
+            return doc.status
+        job = s.get(Job, job_id)
+        job.state, job.stage, job.percent = DocumentStatus.processing.value, "partition", 1
+        job.attempts += 1
+        job.started_at = job.started_at or utcnow()
+        doc.status, doc.error_code, doc.error_detail = DocumentStatus.processing.value, None, None
+        s.flush()
+        s.expunge(doc)
+
+    def step(stage: str, percent: int) -> None:
+        _set_job(rt, job_id, stage=stage, percent=percent, timings=dict(timings))
+        if progress:
+            progress(stage, percent)
+
+    try:
+        t = time.perf_counter()
+        part = _partition_sandboxed(rt.blobs.path(doc.storage_key), doc.detected_type,
+                                    (doc.meta or {}).get("encoding"), limits)
+        timings["partition_s"] = round(time.perf_counter() - t, 4)
+        step("split", 20)
+        t = time.perf_counter()
+        _, specs = chunk_blocks(part.blocks)
+        timings["chunk_s"] = round(time.perf_counter() - t, 4)
+        if not specs:
+            raise ClausewiseError(ErrorCode.no_text, "the document produced no chunks")
+        step("embed", 25)
+        t = time.perf_counter()
+        embedder = rt.embedder
+        vectors = []
+        for i in range(0, len(specs), EMBED_BATCH):
+            vectors.append(embedder.embed([c.text for c in specs[i:i + EMBED_BATCH]]))
+            done = min(i + EMBED_BATCH, len(specs))
+            if done < len(specs):
+                step("embed", 25 + int(60 * done / len(specs)))
+        import numpy as np
+
+        matrix = np.vstack(vectors)
+        timings["embed_s"] = round(time.perf_counter() - t, 4)
+        step("index", 90)
+        t = time.perf_counter()
+        ids = [chunk_id(doc.tenant_id, doc.sha256, c.idx) for c in specs]
+        rt.vectors.upsert(doc.tenant_id, ids, matrix, [vector_metadata(doc, c) for c in specs])
+        timings["vectors_s"] = round(time.perf_counter() - t, 4)
+        _commit_indexed(rt, doc, job_id, part, specs, ids, timings)
+        return DocumentStatus.indexed.value
+    except ClausewiseError as e:
+        fail_document(rt, document_id, job_id, e.code, e.detail)
+        return DocumentStatus.failed.value
+
+
+def _commit_indexed(rt: Runtime, doc: Document, job_id: str, part: Partitioned, specs: list[ChunkSpec],
+                    ids: list[str], timings: dict) -> None:
+    t = time.perf_counter()
+    stamps = [x for c in specs for x in (c.ts_start, c.ts_end) if x is not None]
+    with rt.db.session() as s:
+        s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+        s.add_all(Chunk(id=cid, tenant_id=doc.tenant_id, document_id=doc.id, idx=c.idx, text=c.text,
+                        char_start=c.char_start, char_end=c.char_end, page=c.page, record_start=c.record_start,
+                        record_end=c.record_end, line_start=c.line_start, line_end=c.line_end,
+                        ts_start=c.ts_start, ts_end=c.ts_end, section=c.section,
+                        meta={**c.meta, "kind": c.kind})
+                  for cid, c in zip(ids, specs))
+        d = s.get(Document, doc.id)
+        d.status, d.kind, d.chunk_count = DocumentStatus.indexed.value, part.kind, len(specs)
+        d.page_count, d.record_count = part.page_count, part.record_count
+        d.evidence_start = min(stamps) if stamps else d.evidence_date
+        d.evidence_end = max(stamps) if stamps else d.evidence_date
+        d.meta = {**(d.meta or {}), **part.meta}
+        d.chunker_version, d.embedder_id, d.indexed_at = CHUNKER_VERSION, EMBEDDER_ID, utcnow()
+        job = s.get(Job, job_id)
+        timings["commit_s"] = round(time.perf_counter() - t, 4)
+        job.state, job.stage, job.percent, job.finished_at = DocumentStatus.indexed.value, "done", 100, utcnow()
+        job.timings = dict(timings)
+
+
+def pending_documents(rt: Runtime) -> list[tuple[str, str]]:
+    """(document id, latest job id) of documents still queued or processing."""
+    with rt.db.session() as s:
+        rows = s.execute(select(Document.id, Job.id).join(Job, Job.document_id == Document.id).where(
+            Document.status.in_([DocumentStatus.queued.value, DocumentStatus.processing.value]))).all()
+    latest: dict[str, str] = {}
+    for d, j in rows:
+        latest[d] = j
+    return list(latest.items())

@@ -1,0 +1,208 @@
+"""Decide what an upload really is from its bytes (libmagic plus structure checks), never from its name."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import magic
+
+from core.errors import ClausewiseError, ErrorCode
+
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+HTML = "text/html"
+MARKDOWN = "text/markdown"
+TEXT = "text/plain"
+EML = "message/rfc822"
+CSV = "text/csv"
+JSON = "application/json"
+JSONL = "application/x-ndjson"
+LOG = "text/x-log"
+ALLOWED = (PDF, DOCX, HTML, MARKDOWN, TEXT, EML, CSV, JSON, JSONL, LOG)
+TEXT_FAMILY = {HTML, MARKDOWN, TEXT, EML, CSV, JSON, JSONL, LOG}
+EXTENSIONS = {
+    ".pdf": PDF, ".docx": DOCX, ".html": HTML, ".htm": HTML, ".md": MARKDOWN, ".markdown": MARKDOWN,
+    ".txt": TEXT, ".text": TEXT, ".eml": EML, ".csv": CSV, ".json": JSON, ".jsonl": JSONL, ".ndjson": JSONL,
+    ".log": LOG,
+}
+SNIFF_BYTES = 64 * 1024
+_TS_LINE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|<\d+>\d? ?\d{4}-|\[\d{4}-\d{2}-\d{2})")
+_MD = re.compile(r"^(#{1,6} |\* |- |\d+\. |\|.*\|$|```)", re.M)
+_EMAIL_HEADERS = re.compile(r"^(From|To|Subject|Date|Received|MIME-Version|Message-ID):", re.M | re.I)
+
+# DOCX (zip) limits checked before anything is extracted.
+MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+MAX_ZIP_RATIO = 150
+MAX_ZIP_MEMBERS = 5000
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    media_type: str
+    encoding: str | None  # for text: the encoding to decode with
+
+
+def sanitize_filename(name: str | None) -> str:
+    """A display-only file name: no directories, control characters or NUL, at most 255 bytes, extension kept."""
+    raw = unicodedata.normalize("NFC", name or "")
+    raw = raw.replace("\\", "/").split("/")[-1]
+    raw = "".join(ch for ch in raw if unicodedata.category(ch)[0] != "C")
+    raw = raw.strip().lstrip(".").strip()
+    if not raw:
+        return "upload"
+    suffix = PurePosixPath(raw).suffix[:16]
+    stem = raw[: len(raw) - len(suffix)] if suffix else raw
+    while len((stem + suffix).encode()) > 255:
+        stem = stem[:-1]
+    return (stem or "upload") + suffix
+
+
+def claimed_type(filename: str) -> str | None:
+    """The media type the file name claims, or None for no or unknown extension."""
+    return EXTENSIONS.get(PurePosixPath(filename.lower()).suffix)
+
+
+def _decode_sample(sample: bytes, encoding: str | None) -> str:
+    return sample.decode(encoding or "utf-8", errors="replace")
+
+
+def text_encoding(sample: bytes, magic_encoding: str) -> str | None:
+    """The codec to read a text upload with, or None if it is not text in a known encoding."""
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    enc = magic_encoding.lower()
+    if enc in ("us-ascii", "utf-8"):
+        return "utf-8"
+    if enc in ("iso-8859-1", "unknown-8bit") and b"\x00" not in sample:
+        # libmagic says iso-8859-1 for Latin-1 text; Windows-1252 is its superset in practice.
+        return "cp1252"
+    if enc.startswith("utf-16"):
+        return enc
+    return None
+
+
+def _looks_jsonl(lines: list[str]) -> bool:
+    body = [ln for ln in lines if ln.strip()][:20]
+    if len(body) < 2:
+        return False
+    ok = 0
+    for ln in body:
+        try:
+            ok += isinstance(json.loads(ln), dict)
+        except ValueError:
+            pass
+    return ok >= max(2, int(0.8 * len(body)))
+
+
+def _looks_csv(text: str) -> bool:
+    lines = [ln for ln in text.splitlines() if ln.strip()][:15]
+    if len(lines) < 2:
+        return False
+    try:
+        dialect = csv.Sniffer().sniff("\n".join(lines[:10]), delimiters=",;\t|")
+    except csv.Error:
+        return False
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), dialect))
+    widths = {len(r) for r in rows[:-1]}  # the last sampled line may be cut mid-record
+    return len(widths) == 1 and widths.pop() >= 2
+
+
+def _text_kind(text: str, claimed: str | None, complete: bool) -> str:
+    head = text.lstrip("\ufeff \r\n\t")
+    if head[:1] in "{[":
+        if complete:
+            try:
+                json.loads(head)
+                return JSON
+            except ValueError:
+                pass
+        elif claimed == JSON:
+            return JSON
+        if _looks_jsonl(head.splitlines()):
+            return JSONL
+    elif _looks_jsonl(head.splitlines()):
+        return JSONL
+    lower = head[:2000].lower()
+    if lower.startswith(("<!doctype html", "<html")) or ("<body" in lower and "</" in lower):
+        return HTML
+    if len(_EMAIL_HEADERS.findall(head[:4000])) >= 3:
+        return EML
+    lines = [ln for ln in head.splitlines() if ln.strip()][:200]
+    if lines and sum(bool(_TS_LINE.match(ln)) for ln in lines) >= 0.6 * len(lines):
+        return LOG
+    if claimed == CSV and _looks_csv(head):
+        return CSV
+    if claimed in (MARKDOWN, TEXT, LOG, None) and len(_MD.findall(head[:20000])) >= 3 and claimed != TEXT:
+        return MARKDOWN
+    if claimed is None and _looks_csv(head):
+        return CSV
+    return claimed if claimed in (MARKDOWN, TEXT, LOG, CSV) else TEXT
+
+
+def check_docx(path) -> None:
+    """Refuse a DOCX that is not a Word zip or would inflate beyond the caps (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise ClausewiseError(ErrorCode.archive_bomb, f"DOCX has {len(infos)} members (limit {MAX_ZIP_MEMBERS})")
+            total = sum(i.file_size for i in infos)
+            packed = sum(i.compress_size for i in infos) or 1
+            if total > MAX_UNZIPPED_BYTES:
+                raise ClausewiseError(ErrorCode.archive_bomb,
+                                      f"DOCX would inflate to {total} bytes (limit {MAX_UNZIPPED_BYTES})")
+            if total > 10 * 1024 * 1024 and total / packed > MAX_ZIP_RATIO:
+                raise ClausewiseError(ErrorCode.archive_bomb,
+                                      f"DOCX compression ratio {total / packed:.0f}:1 exceeds {MAX_ZIP_RATIO}:1")
+            if "word/document.xml" not in {i.filename for i in infos}:
+                raise ClausewiseError(ErrorCode.corrupt_file, "zip file is not a Word document (no word/document.xml)")
+    except zipfile.BadZipFile as e:
+        raise ClausewiseError(ErrorCode.corrupt_file, f"DOCX is not a readable zip file: {e}") from e
+
+
+def sniff(sample: bytes, *, claimed: str | None, complete: bool) -> Sniffed:
+    """Detect the media type of an upload from its first bytes (`complete` when the sample is the whole file)."""
+    mime = magic.from_buffer(sample, mime=True)
+    if mime == PDF or sample.startswith(b"%PDF-"):
+        return Sniffed(PDF, None)
+    if mime == DOCX or (mime == "application/zip" and b"word/" in sample[:SNIFF_BYTES]):
+        return Sniffed(DOCX, None)
+    if mime == "message/rfc822":
+        return Sniffed(EML, text_encoding(sample, magic.Magic(mime_encoding=True).from_buffer(sample)) or "utf-8")
+    enc = text_encoding(sample, magic.Magic(mime_encoding=True).from_buffer(sample))
+    if mime.startswith("text/") or mime in ("application/json", "application/x-ndjson", "application/csv") or (
+        enc and mime == "application/octet-stream" and sample[:2] in (b"\xff\xfe", b"\xfe\xff")
+    ):
+        if enc is None:
+            return Sniffed(mime, None)
+        return Sniffed(_text_kind(_decode_sample(sample, enc), claimed, complete), enc)
+    return Sniffed(mime, None)
+
+
+def check_allowed(detected: Sniffed, claimed: str | None, filename: str) -> None:
+    """415 unless the detected type is allowed and agrees with what the name claims."""
+    ext = PurePosixPath(filename.lower()).suffix or "(none)"
+    if detected.media_type not in ALLOWED:
+        raise ClausewiseError(ErrorCode.unsupported_media_type,
+                              f"{detected.media_type} is not an accepted evidence type",
+                              claimed_type=claimed or ext, detected_type=detected.media_type)
+    if claimed is None:
+        if PurePosixPath(filename).suffix:
+            raise ClausewiseError(ErrorCode.unsupported_media_type, f"extension {ext} is not accepted",
+                                  claimed_type=ext, detected_type=detected.media_type)
+        return
+    same_family = claimed in TEXT_FAMILY and detected.media_type in TEXT_FAMILY
+    if claimed != detected.media_type and not same_family:
+        raise ClausewiseError(ErrorCode.type_mismatch,
+                              f"file name says {claimed} but the content is {detected.media_type}",
+                              claimed_type=claimed, detected_type=detected.media_type)

@@ -1,0 +1,48 @@
+"""Celery tasks for ingestion: thin shells around ingest.pipeline."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+
+from core.errors import ErrorCode
+from core.jobs import INGEST_TASK, MAX_DELIVERIES
+from core.models import Document, DocumentStatus, Job
+from core.runtime import Runtime
+from ingest.pipeline import fail_document, index_document
+
+log = logging.getLogger("clausewise.worker")
+
+
+def run_ingest_job(rt: Runtime, document_id: str, job_id: str) -> str:
+    """One delivery of an ingestion job. Counts deliveries so a file that kills its worker ends `failed`."""
+    with rt.db.session() as s:
+        job, doc = s.get(Job, job_id), s.get(Document, document_id)
+        if doc is None or job is None:
+            log.warning("job %s for missing document %s dropped", job_id, document_id)
+            return "missing"
+        if doc.status in (DocumentStatus.indexed.value, DocumentStatus.failed.value):
+            return doc.status  # a redelivered task that already finished does nothing
+        attempts = job.attempts
+    if attempts >= MAX_DELIVERIES:
+        fail_document(rt, document_id, job_id, ErrorCode.worker_crash,
+                      f"the worker died {attempts} times while processing this document")
+        return DocumentStatus.failed.value
+    return index_document(rt, document_id, job_id)
+
+
+def register_tasks(app: Celery, runtime_factory) -> None:
+    """Attach the tasks to an app; the runtime is built once per worker process, on first use."""
+    holder: dict[str, Runtime] = {}
+
+    def runtime() -> Runtime:
+        if "rt" not in holder:
+            holder["rt"] = runtime_factory()
+        return holder["rt"]
+
+    @app.task(name=INGEST_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def ingest_document(self, document_id: str, job_id: str) -> str:
+        return run_ingest_job(runtime(), document_id, job_id)
+
+    app.clausewise_runtime = runtime

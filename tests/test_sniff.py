@@ -1,0 +1,102 @@
+"""Type sniffing from bytes, the allowlist, claim/content mismatches, DOCX bomb caps and file-name sanitizing."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import factories as F
+from core.errors import ClausewiseError
+from ingest import sniff as S
+
+FIX = Path(__file__).parent / "fixtures" / "evidence"
+MANIFEST = [json.loads(line) for line in (FIX / "manifest.jsonl").read_text().splitlines()]
+EXPECTED = {"pdf": S.PDF, "docx": S.DOCX, "html": S.HTML, "md": S.MARKDOWN, "txt": S.TEXT, "eml": S.EML,
+            "csv": S.CSV, "json": S.JSON, "jsonl": S.JSONL, "log": S.LOG}
+
+
+def detect(name: str, data: bytes) -> S.Sniffed:
+    claimed = S.claimed_type(name)
+    got = S.sniff(data[: S.SNIFF_BYTES], claimed=claimed, complete=len(data) <= S.SNIFF_BYTES)
+    S.check_allowed(got, claimed, name)
+    return got
+
+
+@pytest.mark.parametrize("item", [m for m in MANIFEST if m["expect"] == "suggestions"], ids=lambda m: m["file"])
+def test_every_realistic_format_is_detected_from_its_bytes(item):
+    assert detect(item["file"], (FIX / item["file"]).read_bytes()).media_type == EXPECTED[item["format"]]
+
+
+def test_random_bytes_named_txt_are_refused_with_both_types():
+    with pytest.raises(ClausewiseError) as e:
+        detect("vendor_questionnaire_answers_Halcyon.txt", (FIX / "vendor_questionnaire_answers_Halcyon.txt").read_bytes())
+    assert e.value.code.value == "unsupported_media_type" and e.value.status == 415
+    assert e.value.extra == {"claimed_type": S.TEXT, "detected_type": "application/octet-stream"}
+
+
+def test_binary_renamed_pdf_is_refused():
+    with pytest.raises(ClausewiseError) as e:
+        detect("report.pdf", bytes(range(256)) * 64)
+    assert e.value.status == 415 and e.value.extra["claimed_type"] == S.PDF
+
+
+def test_text_renamed_pdf_is_a_mismatch():
+    with pytest.raises(ClausewiseError) as e:
+        detect("policy.pdf", b"This is a plain text policy.\n" * 20)
+    assert e.value.code.value == "type_mismatch"
+    assert e.value.extra == {"claimed_type": S.PDF, "detected_type": S.TEXT}
+
+
+def test_pdf_renamed_txt_is_a_mismatch():
+    with pytest.raises(ClausewiseError) as e:
+        detect("notes.txt", F.text_pdf(["hello"]))
+    assert e.value.code.value == "type_mismatch" and e.value.extra["detected_type"] == S.PDF
+
+
+def test_json_named_txt_is_accepted_as_json():
+    assert detect("export.txt", json.dumps({"a": 1, "b": [1, 2]}).encode()).media_type == S.JSON
+
+
+def test_unknown_extension_is_refused():
+    with pytest.raises(ClausewiseError) as e:
+        detect("payload.exe", b"plain words here\n" * 10)
+    assert e.value.code.value == "unsupported_media_type"
+
+
+def test_utf16_and_latin1_text_are_read_with_the_right_codec():
+    text = "Politique d'accès: les clés sont changées chaque trimestre. Überprüfung jährlich.\n" * 5
+    u16 = detect("policy.txt", text.encode("utf-16"))
+    assert u16.media_type == S.TEXT and text.encode("utf-16").decode(u16.encoding) == text
+    lat = detect("policy.txt", text.encode("latin-1"))
+    assert lat.media_type == S.TEXT and text.encode("latin-1").decode(lat.encoding) == text
+
+
+def test_docx_bomb_is_refused_before_extraction(tmp_path):
+    path = F.write(tmp_path, "bomb.docx", F.docx_zip_bomb(300))
+    assert path.stat().st_size < 2 * 1024 * 1024
+    with pytest.raises(ClausewiseError) as e:
+        S.check_docx(path)
+    assert e.value.code.value == "archive_bomb"
+
+
+def test_real_docx_passes_the_bomb_check(tmp_path):
+    S.check_docx(F.write(tmp_path, "ok.docx", F.docx(F.PARAS)))
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\windows\\system.ini", "system.ini"),
+    ("evil\x00name.pdf", "evilname.pdf"),
+    ("tab\there\nnewline\x1b[31m.txt", "tabherenewline[31m.txt"),
+    ("", "upload"),
+    ("....", "upload"),
+    (".hidden.md", "hidden.md"),
+])
+def test_file_names_are_sanitized(raw, expected):
+    assert S.sanitize_filename(raw) == expected
+
+
+def test_long_file_names_are_cut_to_255_bytes_keeping_the_extension():
+    name = S.sanitize_filename("é" * 300 + ".pdf")
+    assert len(name.encode()) <= 255 and name.endswith(".pdf")
+    assert S.sanitize_filename("a" * 300 + ".docx") == "a" * 250 + ".docx"
