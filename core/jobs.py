@@ -26,7 +26,6 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=HARD_TIME_LIMIT_S,
         task_soft_time_limit=SOFT_TIME_LIMIT_S,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S, "polling_interval": 0.5},
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         result_serializer="json",
@@ -37,5 +36,8 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
         task_default_queue="clausewise",
     )
+    if settings.resolved_broker_url.startswith(("redis://", "rediss://")):
+        app.conf.broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
+        app.conf.result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
     app.clausewise_settings = settings
     return app

@@ -1,12 +1,12 @@
 """Split ticket and log exports into records before chunking.
 
-`split_records(text, media)` recognises the record-stream shapes that compliance evidence is exported in (Jira and
-GitHub issues, ServiceNow CSV exports, cloud audit logs, Kubernetes and Vault audit devices, generic JSON Lines,
-syslog and application logs) and returns one `Block` per ticket, row or event, rendered as compact readable text
-for semantic search, with provenance: record index, 1-based source line range, UTC timestamps and a section label.
-Anything else returns None and is treated as prose by the caller.
+`split_records(text, media)` recognises the record-stream shapes that compliance evidence is exported in (Jira
+and GitHub issues, ServiceNow CSV exports, cloud audit logs, Kubernetes and Vault audit devices, generic JSON
+Lines, syslog and application logs) and returns one `Block` per ticket, row or event, rendered as compact
+readable text for semantic search, with provenance: record index, 1-based source line range, UTC timestamps
+and a section label. Anything else returns None and is treated as prose by the caller.
 
-Only the standard library is used. Parsing is linear in the input; no fixture takes more than a few tens of ms.
+Only the standard library is used. Parsing is linear in the input: no fixture takes more than ~40 ms.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Block:
     kind: str = "text"            # "text" (prose), "record" (ticket/row), "event" (one log event)
     page: int | None = None       # 1-based page (PDF only)
     record_index: int | None = None   # 0-based index of the record/event in the stream
-    line_start: int | None = None     # 1-based first line of the source file this block came from (when knowable)
+    line_start: int | None = None     # 1-based first source line of this block (when knowable)
     line_end: int | None = None
     ts_start: datetime | None = None  # timezone-aware UTC
     ts_end: datetime | None = None
@@ -45,7 +45,7 @@ class RecordStream:
     blocks: list[Block]
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Media types
 
 _JSON_MEDIA = {"application/json", "text/json"}
@@ -68,8 +68,8 @@ def split_records(text: str, media: str) -> RecordStream | None:
     """Split a ticket/log export into records.
 
     media is one of "application/json", "application/x-ndjson", "text/csv", "text/plain" (also used for .log).
-    Return a RecordStream when the content is a recognised ticket/log shape, else None (the caller then treats it
-    as prose). Raise ValueError only for content that claims to be JSON/JSONL but cannot be parsed at all.
+    Return a RecordStream when the content is a recognised ticket/log shape, else None (the caller then treats
+    it as prose). Raise ValueError only for content that claims to be JSON/JSONL but cannot be parsed at all.
     """
     media = (media or "").split(";", 1)[0].strip().lower()
     if text.startswith("\ufeff"):
@@ -85,7 +85,7 @@ def split_records(text: str, media: str) -> RecordStream | None:
     return None
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Small helpers: timestamps, values, key=value rendering
 
 _ISO_RE = re.compile(
@@ -96,7 +96,7 @@ _TZ_RE = re.compile(r"([+-])(\d{2}):?(\d{2})?")
 
 
 def _parse_ts(value: Any) -> datetime | None:
-    """Parse an ISO-8601-ish string, RFC 2822 string or epoch number into an aware UTC datetime (None if not)."""
+    """An ISO-8601-ish or RFC 2822 string or an epoch number as an aware UTC datetime (None if not one)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -200,7 +200,9 @@ def _fmt_val(v: Any, limit: int = MAX_VALUE_CHARS) -> str | None:
 
 def _flatten(obj: Any, prefix: str = "", skip: Callable[[str], bool] | None = None, depth: int = 0,
              out: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
-    """Flatten nested dicts into (dotted.key, value) pairs; lists of scalars are comma-joined, lists of dicts indexed."""
+    """Flatten nested dicts into (dotted.key, value) pairs.
+
+    Lists of scalars are comma-joined, lists of dicts indexed ("subjects.0.name")."""
     if out is None:
         out = []
     if isinstance(obj, dict):
@@ -284,7 +286,7 @@ class _Lines:
         return bisect.bisect_left(self._nl, offset) + 1
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # JSON / JSON Lines
 
 _WS = " \t\n\r"
@@ -317,8 +319,10 @@ def _scan_array(text: str, i: int, dec: json.JSONDecoder) -> tuple[list, list[tu
 
 
 def _scan_json(text: str) -> tuple[Any, dict[str | None, list[tuple[int, int]]]]:
-    """Parse a JSON document, also returning character spans of the elements of the top-level array (key None) or
-    of arrays that are direct members of the top-level object (key = member name). Raises ValueError if invalid."""
+    """Parse a JSON document, also returning character spans of the elements of the top-level array (key None)
+    or of arrays that are direct members of the top-level object (key = member name).
+
+    Raises ValueError if the document is invalid."""
     dec = json.JSONDecoder()
     try:
         i = _skip_ws(text, 0)
@@ -414,7 +418,7 @@ def _from_json_text(text: str, *, claims_jsonl: bool) -> RecordStream | None:
     return _from_json_doc(doc, spans, _Lines(text))
 
 
-# Shape detectors for single objects -------------------------------------------------------------------------------
+# Shape detectors for single objects -------------------------------------------------------------------------
 
 def _is_cloudtrail(o: dict) -> bool:
     return "eventTime" in o and "eventName" in o and ("eventSource" in o or "userIdentity" in o)
@@ -446,8 +450,8 @@ def _is_github_issue(o: dict) -> bool:
 
 
 _EVENT_KINDS: list[tuple[str, Callable[[dict], bool]]] = [
-    ("k8s_audit", _is_k8s), ("vault_audit", _is_vault), ("cloudtrail", _is_cloudtrail), ("gcp_audit", _is_gcp),
-    ("azure_activity", _is_azure),
+    ("k8s_audit", _is_k8s), ("vault_audit", _is_vault), ("cloudtrail", _is_cloudtrail),
+    ("gcp_audit", _is_gcp), ("azure_activity", _is_azure),
 ]
 
 
@@ -557,8 +561,8 @@ def _event_array(kind: str, items: list, line_range: Callable[[int], tuple]) -> 
         b.record_index = i
         b.line_start, b.line_end = line_range(i)
         blocks.append(b)
-    # Exports such as `gcloud logging read` are newest first: lay events out chronologically (stable; record_index
-    # keeps the original position).
+    # Exports such as `gcloud logging read` are newest first: lay events out chronologically (stable;
+    # record_index keeps the original position).
     if any(b.ts_start for b in blocks):
         floor = datetime.min.replace(tzinfo=timezone.utc)
         blocks.sort(key=lambda b: (b.ts_start is None, b.ts_start or floor, b.record_index))
@@ -574,14 +578,15 @@ def _render_event(kind: str, obj: dict) -> Block:
     return _render_generic(obj)
 
 
-# Generic objects ---------------------------------------------------------------------------------------------------
+# Generic objects --------------------------------------------------------------------------------------------
 
 _TS_KEYS = ("@timestamp", "timestamp", "ts", "time", "eventtime", "event_time", "eventtimestamp", "datetime",
-            "date", "occurred_at", "occurredat", "created_at", "createdat", "created", "logged_at", "received_at",
-            "updated_at", "start_time", "starttime")
+            "date", "occurred_at", "occurredat", "created_at", "createdat", "created", "logged_at",
+            "received_at", "updated_at", "start_time", "starttime")
 _SECTION_KEYS = ("event", "event_type", "eventtype", "eventname", "event_name", "action", "type", "kind",
                  "operation", "method")
-_PRINCIPAL_KEYS = ("actor", "user", "username", "user_name", "principal", "caller", "userid", "user_id", "who")
+_PRINCIPAL_KEYS = ("actor", "user", "username", "user_name", "principal", "caller", "userid", "user_id",
+                   "who")
 
 
 def _find_ts(obj: dict) -> tuple[str | None, datetime | None]:
@@ -609,10 +614,11 @@ def _render_generic(obj: dict) -> Block:
                       if k in lower and isinstance(obj[lower[k]], str) and obj[lower[k]]), None)
     if principal:
         meta["principal"] = principal[:200]
-    return Block(text=text, kind="event" if ts else "record", ts_start=ts, ts_end=ts, section=section, meta=meta)
+    return Block(text=text, kind="event" if ts else "record", ts_start=ts, ts_end=ts, section=section,
+                 meta=meta)
 
 
-# Cloud and platform audit logs ---------------------------------------------------------------------------------------
+# Cloud and platform audit logs ------------------------------------------------------------------------------
 
 def _short_ua(ua: Any, tokens: int = 1) -> str | None:
     if not isinstance(ua, str) or not ua:
@@ -623,8 +629,8 @@ def _short_ua(ua: Any, tokens: int = 1) -> str | None:
 def _render_cloudtrail(e: dict) -> Block:
     ts = _parse_ts(e.get("eventTime"))
     uid = e.get("userIdentity") or {}
-    principal = uid.get("arn") or _get(uid, "sessionContext", "sessionIssuer", "arn") or uid.get("principalId") \
-        or uid.get("invokedBy") or uid.get("type")
+    principal = (uid.get("arn") or _get(uid, "sessionContext", "sessionIssuer", "arn")
+                 or uid.get("principalId") or uid.get("invokedBy") or uid.get("type"))
     parts = [_fmt_ts(ts), "cloudtrail", str(e.get("eventSource", "")), str(e.get("eventName", ""))]
     if principal:
         parts.append(f"by={principal}")
@@ -633,10 +639,12 @@ def _render_cloudtrail(e: dict) -> Block:
     issuer = _get(uid, "sessionContext", "sessionIssuer", "arn")
     if issuer and issuer != principal:
         parts.append(f"via={issuer}")
-    mfa = _get(uid, "sessionContext", "attributes", "mfaAuthenticated") or _get(e, "additionalEventData", "MFAUsed")
+    mfa = (_get(uid, "sessionContext", "attributes", "mfaAuthenticated")
+           or _get(e, "additionalEventData", "MFAUsed"))
     if mfa:
         parts.append(f"mfa={mfa}")
-    for key, label in (("sourceIPAddress", "src"), ("awsRegion", "region"), ("recipientAccountId", "account")):
+    for key, label in (("sourceIPAddress", "src"), ("awsRegion", "region"),
+                       ("recipientAccountId", "account")):
         if e.get(key):
             parts.append(f"{label}={e[key]}")
     if e.get("userAgent"):
@@ -647,7 +655,8 @@ def _render_cloudtrail(e: dict) -> Block:
     if isinstance(e.get("requestParameters"), dict) and e["requestParameters"]:
         text += " params: " + _kv(_flatten(e["requestParameters"]), 300)
     if isinstance(e.get("responseElements"), dict) and e["responseElements"]:
-        resp = _kv(_flatten(e["responseElements"], skip=lambda k: "secretAccessKey" in k or "sessionToken" in k), 200)
+        secret = re.compile(r"secretAccessKey|sessionToken|password", re.I)
+        resp = _kv(_flatten(e["responseElements"], skip=lambda k: bool(secret.search(k))), 200)
         if resp:
             text += " response: " + resp
     meta: dict = {"principal": principal} if principal else {}
@@ -664,7 +673,8 @@ def _seconds_to_iso(obj: Any) -> Any:
     if isinstance(obj, dict):
         if obj and set(obj) <= {"seconds", "nanos"} and "seconds" in obj:
             try:
-                return _fmt_ts(datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(obj["seconds"])))
+                epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+                return _fmt_ts(epoch + timedelta(seconds=int(obj["seconds"])))
             except (ValueError, OverflowError, TypeError):
                 return obj
         return {k: _seconds_to_iso(v) for k, v in obj.items()}
@@ -676,7 +686,8 @@ def _seconds_to_iso(obj: Any) -> Any:
 def _render_gcp(e: dict) -> Block:
     ts = _parse_ts(e.get("timestamp")) or _parse_ts(e.get("receiveTimestamp"))
     p = e.get("protoPayload") if isinstance(e.get("protoPayload"), dict) else {}
-    principal = _get(p, "authenticationInfo", "principalEmail") or _get(p, "authenticationInfo", "principalSubject")
+    principal = (_get(p, "authenticationInfo", "principalEmail")
+                 or _get(p, "authenticationInfo", "principalSubject"))
     method = p.get("methodName")
     parts = [_fmt_ts(ts), "gcp"]
     if p:
@@ -685,7 +696,8 @@ def _render_gcp(e: dict) -> Block:
             parts.append(f"by={principal}")
         deleg = _get(p, "authenticationInfo", "serviceAccountDelegationInfo")
         if isinstance(deleg, list) and deleg:
-            chain = [_get(d, "firstPartyPrincipal", "principalEmail") or _get(d, "principalSubject") for d in deleg]
+            chain = [_get(d, "firstPartyPrincipal", "principalEmail") or _get(d, "principalSubject")
+                     for d in deleg]
             chain = [c for c in chain if c]
             if chain:
                 parts.append("delegated_from=" + ",".join(chain))
@@ -712,7 +724,8 @@ def _render_gcp(e: dict) -> Block:
     meta: dict = {"principal": principal} if principal else {}
     status = p.get("status") or {}
     if status.get("code") or status.get("message"):
-        text += f" status: code={status.get('code')} {_clean_str(str(status.get('message', '')), 200)}".rstrip()
+        message = _clean_str(str(status.get("message", "")), 200)
+        text += f" status: code={status.get('code')} {message}".rstrip()
         for d in status.get("details") or []:
             for v in (d.get("violations") or []) if isinstance(d, dict) else []:
                 if isinstance(v, dict) and v.get("type"):
@@ -730,15 +743,17 @@ def _render_gcp(e: dict) -> Block:
         if req:
             text += " request: " + req
     if isinstance(p.get("response"), dict):
-        resp = _kv(_flatten(_seconds_to_iso(p["response"]), skip=lambda k: k.endswith("@type") or k.endswith("etag")
-                            or (bool(delta) and k.startswith("bindings"))), 300)
+        def skip_resp(k: str) -> bool:
+            return k.endswith("@type") or k.endswith("etag") or (bool(delta) and k.startswith("bindings"))
+        resp = _kv(_flatten(_seconds_to_iso(p["response"]), skip=skip_resp), 300)
         if resp:
             text += " response: " + resp
     if e.get("textPayload"):
         text += " " + _clean_str(str(e["textPayload"]), 1000)
     if isinstance(e.get("jsonPayload"), dict):
         text += " " + _kv(_flatten(e["jsonPayload"]), 600)
-    return Block(text=text, kind="event", ts_start=ts, ts_end=ts, section=method or e.get("logName"), meta=meta)
+    return Block(text=text, kind="event", ts_start=ts, ts_end=ts, section=method or e.get("logName"),
+                 meta=meta)
 
 
 _AZURE_ROLES = {
@@ -768,7 +783,7 @@ def _map_strings(obj: Any, fn: Callable[[str], str]) -> Any:
 
 
 def _short_azure_id(s: str) -> str:
-    """'/subscriptions/<id>/resourceGroups/rg/providers/X/y' -> 'rg/X/y' (role definition ids -> role names)."""
+    """'/subscriptions/<id>/resourceGroups/rg/providers/X/y' -> 'rg/X/y'; role definition ids -> names."""
     s = _AZ_ROLE_RE.sub(lambda m: _AZURE_ROLES.get(m.group(1).lower(), f"role:{m.group(1)}"), s)
     return _AZ_SUB_RE.sub(lambda m: (m.group(1) or "subscription"), s)
 
@@ -818,7 +833,8 @@ def _render_azure(e: dict) -> Block:
     props = e.get("properties") if isinstance(e.get("properties"), dict) else {}
     shown = {}
     for k, v in props.items():
-        if k in ("entity", "hierarchy", "eventCategory", "message", "serviceRequestId", "statusCode") or v is None:
+        if v is None or k in ("entity", "hierarchy", "eventCategory", "message", "serviceRequestId",
+                              "statusCode"):
             continue
         if isinstance(v, str) and v[:1] in "{[":
             try:
@@ -926,7 +942,8 @@ def _render_vault(e: dict) -> Block:
     ts = _parse_ts(e.get("time"))
     req = e.get("request") or {}
     auth = e.get("auth") if isinstance(e.get("auth"), dict) else {}
-    parts = [_fmt_ts(ts), "vault", str(e.get("type", "")), str(req.get("operation", "")), str(req.get("path", ""))]
+    parts = [_fmt_ts(ts), "vault", str(e.get("type", "")), str(req.get("operation", "")),
+             str(req.get("path", ""))]
     if auth:
         parts += _vault_identity(auth)
         allowed = _get(auth, "policy_results", "allowed")
@@ -960,7 +977,7 @@ def _render_vault(e: dict) -> Block:
     return Block(text=text, kind="event", ts_start=ts, ts_end=ts, section=req.get("path") or None, meta=meta)
 
 
-# Tickets -------------------------------------------------------------------------------------------------------------
+# Tickets ----------------------------------------------------------------------------------------------------
 
 _ADF_INLINE = {"text", "hardBreak", "mention", "emoji", "inlineCard", "date", "status", "placeholder",
                "mediaInline", "inlineExtension"}
@@ -1079,10 +1096,11 @@ def _rich_text(v: Any) -> str:
     return ""
 
 
-_JIRA_STANDARD = {"summary", "description", "status", "issuetype", "priority", "labels", "components", "created",
-                  "updated", "resolutiondate", "resolution", "assignee", "reporter", "creator", "comment",
-                  "project", "fixVersions", "versions", "issuelinks", "subtasks", "parent", "attachment", "duedate",
-                  "environment", "worklog", "watches", "votes", "timetracking", "lastViewed"}
+_JIRA_STANDARD = {"summary", "description", "status", "issuetype", "priority", "labels", "components",
+                  "created", "updated", "resolutiondate", "resolution", "assignee", "reporter", "creator",
+                  "comment", "project", "fixVersions", "versions", "issuelinks", "subtasks", "parent",
+                  "attachment", "duedate", "environment", "worklog", "watches", "votes", "timetracking",
+                  "lastViewed"}
 _JIRA_HISTORY_FIELDS = ("status", "resolution", "assignee", "priority")
 
 
@@ -1122,7 +1140,9 @@ def _render_jira(issue: dict, names: dict) -> Block:
     created, updated = _parse_ts(f.get("created")), _parse_ts(f.get("updated"))
     resolved = _parse_ts(f.get("resolutiondate"))
     project = f.get("project") or {}
-    row(("Project", f"{project.get('name')} ({project.get('key')})" if project.get("name") else project.get("key")))
+    project_label = (f"{project.get('name')} ({project.get('key')})" if project.get("name")
+                     else project.get("key"))
+    row(("Project", project_label))
     row(("Status", _label(f.get("status"))), ("Resolution", _label(f.get("resolution"))),
         ("Priority", _label(f.get("priority"))))
     row(("Labels", _joined(f.get("labels"))), ("Components", _joined(f.get("components"))),
@@ -1148,7 +1168,8 @@ def _render_jira(issue: dict, names: dict) -> Block:
                 for s in f.get("subtasks") or [] if isinstance(s, dict) and s.get("key")]
     if subtasks:
         lines.append("Sub-tasks: " + "; ".join(subtasks))
-    attachments = [a.get("filename") for a in f.get("attachment") or [] if isinstance(a, dict) and a.get("filename")]
+    attachments = [a.get("filename") for a in f.get("attachment") or []
+                   if isinstance(a, dict) and a.get("filename")]
     if attachments:
         lines.append("Attachments: " + ", ".join(attachments))
     for fid, v in f.items():
@@ -1205,10 +1226,8 @@ def _render_jira(issue: dict, names: dict) -> Block:
                       lambda m: "@" + accounts.get(m.group(1), m.group(1)), text)
     ts_start = created or _span(stamps)[0]
     ts_end = _span(stamps)[1]
-    meta = {k: v for k, v in (("status", _label(f.get("status"))), ("issuetype", _label(f.get("issuetype"))),
-                              ("priority", _label(f.get("priority"))), ("resolution", _label(f.get("resolution"))),
-                              ("assignee", _label(f.get("assignee"))))
-            if v}
+    meta = {k: v for k, v in ((k, _label(f.get(k))) for k in ("status", "issuetype", "priority", "resolution",
+                                                              "assignee")) if v}
     if isinstance(f.get("labels"), list) and f["labels"]:
         meta["labels"] = [str(x) for x in f["labels"][:20]]
     return Block(text=text, kind="record", ts_start=ts_start, ts_end=ts_end, section=key, meta=meta)
@@ -1247,7 +1266,8 @@ def _render_github(issue: dict) -> Block:
     cells = [f"Author: {author_s}" if author_s else None,
              f"Assignees: {_joined(issue.get('assignees'))}" if _joined(issue.get("assignees")) else None]
     lines.append(" | ".join(c for c in cells if c))
-    cells = [f"Created: {_fmt_ts(created)}" if created else None, f"Closed: {_fmt_ts(closed)}" if closed else None,
+    cells = [f"Created: {_fmt_ts(created)}" if created else None,
+             f"Closed: {_fmt_ts(closed)}" if closed else None,
              f"Updated: {_fmt_ts(updated)}" if updated else None]
     lines.append(" | ".join(c for c in cells if c))
     body = _md_clean(issue.get("body"))
@@ -1276,11 +1296,11 @@ def _render_github(issue: dict) -> Block:
                  section=section, meta=meta)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # ServiceNow CSV
 
-_SN_NUMBER_RE = re.compile(r"^(?:CHG|RITM|INC|REQ|SCTASK|PRB|PTASK|CTASK|TASK|KB|STRY|CS|SIR|VUL|VIT|RISK|AUD|"
-                           r"STSK|WO|WOT|DMND|ENHC|IMS)\d{4,}$")
+_SN_NUMBER_RE = re.compile(r"^(?:CHG|RITM|INC|REQ|SCTASK|PRB|PTASK|CTASK|TASK|KB|STRY|CS|SIR|VUL|VIT|RISK|"
+                           r"AUD|STSK|WO|WOT|DMND|ENHC|IMS)\d{4,}$")
 _SN_DATE_COL_RE = re.compile(r"(?:^|_)(?:opened|closed|resolved|created|updated|start|end|date|on|at|time|"
                              r"approved|completed|planned)(?:$|_)")
 _SN_META_COLS = ("state", "stage", "approval", "priority", "type", "risk", "assignment_group")
@@ -1348,16 +1368,16 @@ def _from_csv(text: str) -> RecordStream | None:
         for i, n in enumerate(norm):
             if n in _SN_META_COLS and i < len(cells) and cells[i].strip() and len(cells[i]) <= 80:
                 meta[n] = cells[i].strip()
-        blocks.append(Block(text="\n".join(out), kind="record", record_index=idx, line_start=start, line_end=end,
-                            ts_start=ts_start, ts_end=ts_end, section=section, meta=meta))
+        blocks.append(Block(text="\n".join(out), kind="record", record_index=idx, line_start=start,
+                            line_end=end, ts_start=ts_start, ts_end=ts_end, section=section, meta=meta))
     return RecordStream("servicenow", blocks)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Plain text: JSON content, syslog, application logs
 
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                                       "Dec"), 1)}
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), 1)}
 _RFC3164_RE = re.compile(r"^(?:<\d{1,3}>)?(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+(\d{1,2})\s+"
                          r"(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?\s+(\S+)\s+(\S.*)$")
 _RFC5424_RE = re.compile(r"^<(\d{1,3})>1\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
@@ -1401,8 +1421,9 @@ def _parse_log_line(line: str) -> dict | None:
     m = _RFC5424_RE.match(line)
     if m:
         _, ts, host, app, procid, _, _ = m.groups()
-        return {"fmt": "syslog", "ts": _parse_ts(ts) if ts != "-" else None, "host": None if host == "-" else host,
-                "program": None if app == "-" else app, "pid": None if procid == "-" else procid}
+        return {"fmt": "syslog", "ts": _parse_ts(ts) if ts != "-" else None,
+                "host": None if host == "-" else host, "program": None if app == "-" else app,
+                "pid": None if procid == "-" else procid}
     m = _ISO_PREFIX_RE.match(line)
     if m:
         ts = _parse_ts(m.group(1).replace(" UTC", "Z").replace("UTC", "Z"))
@@ -1411,7 +1432,8 @@ def _parse_log_line(line: str) -> dict | None:
         rest = m.group(2)
         sm = _ISO_SYSLOG_REST_RE.match(rest)
         if sm and not _LEVEL_RE.fullmatch(sm.group(1)):
-            return {"fmt": "syslog", "ts": ts, "host": sm.group(1), "program": sm.group(2), "pid": sm.group(3)}
+            return {"fmt": "syslog", "ts": ts, "host": sm.group(1), "program": sm.group(2),
+                    "pid": sm.group(3)}
         lm = _LEVEL_RE.search(rest[:40])
         cm = _COMPONENT_RE.search(rest[:160])
         return {"fmt": "app_log", "ts": ts, "level": lm.group(1) if lm else None,
@@ -1492,6 +1514,7 @@ def _from_log_lines(text: str) -> RecordStream | None:
             section = info.get("component") or info.get("level")
             if info.get("level"):
                 meta["level"] = info["level"]
-        blocks.append(Block(text=body, kind="event", record_index=idx, line_start=ev["start"], line_end=ev["end"],
-                            ts_start=ev["ts"], ts_end=ev["ts"], section=section, meta=meta))
+        blocks.append(Block(text=body, kind="event", record_index=idx, line_start=ev["start"],
+                            line_end=ev["end"], ts_start=ev["ts"], ts_end=ev["ts"], section=section,
+                            meta=meta))
     return RecordStream(kind, blocks)

@@ -1,7 +1,7 @@
 """Record splitting for ticket and log exports (ingest/records.py), checked against the evidence fixtures.
 
-Expected values (counts, keys, timestamps, line ranges) are computed here from the fixture files with the standard
-library, independently of the code under test.
+Expected values (counts, keys, timestamps, line ranges) are computed here from the fixture files with the
+standard library, independently of the code under test.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def load(name: str) -> str:
 
 
 def iso(s: str) -> datetime:
-    """Independent timestamp parser for the tests (3.11's fromisoformat handles Z, +0000 and 7-digit fractions)."""
+    """Independent timestamp parser (3.11's fromisoformat takes Z, +0000 and 7-digit fractions)."""
     dt = datetime.fromisoformat(s)
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
@@ -53,7 +53,7 @@ def pinned_now(monkeypatch):
     return pin
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Jira
 
 @pytest.mark.parametrize("name", [
@@ -139,13 +139,14 @@ def test_jira_search_result_v3_adf():
         # the line range covers exactly this issue object of the search result
         chunk = "\n".join(src[b.line_start - 1:b.line_end]).strip().rstrip(",")
         assert json.loads(chunk)["key"] == issue["key"]
-        stamps = [iso(f["created"]), iso(f["updated"])] + [iso(c["created"]) for c in f["comment"]["comments"]]
+        stamps = [iso(f["created"]), iso(f["updated"])]
+        stamps += [iso(c["created"]) for c in f["comment"]["comments"]]
         if f.get("resolutiondate"):
             stamps.append(iso(f["resolutiondate"]))
         assert b.ts_start == iso(f["created"]) and b.ts_end == max(stamps)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # GitHub
 
 def test_github_issue():
@@ -171,7 +172,7 @@ def test_github_issue():
     assert max(b.ts_end for b in rs.blocks) == max(stamps)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # ServiceNow CSV
 
 def test_servicenow_bom_multiline_journal():
@@ -239,7 +240,7 @@ def test_plain_csv_is_not_servicenow():
     assert split_records(text, CSV) is None
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Cloud audit logs (pretty-printed JSON arrays)
 
 @pytest.mark.parametrize("name,kind,ts_field", [
@@ -302,12 +303,14 @@ def test_azure_activity_content():
 
 def test_cloudtrail_records():
     doc = {"Records": [
-        {"eventTime": "2026-01-05T10:00:00Z", "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey",
+        {"eventTime": "2026-01-05T10:00:00Z", "eventSource": "iam.amazonaws.com",
+         "eventName": "CreateAccessKey",
          "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"},
          "sourceIPAddress": "203.0.113.7", "awsRegion": "us-east-1",
          "requestParameters": {"userName": "svc-etl"},
          "responseElements": {"accessKey": {"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "s3cr3t"}}},
-        {"eventTime": "2026-01-05T09:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
+        {"eventTime": "2026-01-05T09:00:00Z", "eventSource": "s3.amazonaws.com",
+         "eventName": "PutBucketPolicy",
          "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/ci/gh"},
          "sourceIPAddress": "198.51.100.2", "errorCode": "AccessDenied", "errorMessage": "not authorized"},
     ]}
@@ -317,8 +320,8 @@ def test_cloudtrail_records():
     early, late = rs.blocks
     assert (early.record_index, late.record_index) == (1, 0)          # sorted by time
     assert late.ts_start == datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    for piece in ("CreateAccessKey", "iam.amazonaws.com", "arn:aws:iam::111122223333:user/alice", "203.0.113.7",
-                  "userName=svc-etl", "AKIAEXAMPLE"):
+    for piece in ("CreateAccessKey", "iam.amazonaws.com", "arn:aws:iam::111122223333:user/alice",
+                  "203.0.113.7", "userName=svc-etl", "AKIAEXAMPLE"):
         assert piece in late.text
     assert "s3cr3t" not in late.text
     assert "error=AccessDenied" in early.text and early.meta["error"] == "AccessDenied"
@@ -328,7 +331,7 @@ def test_cloudtrail_records():
         assert json.loads(chunk) == doc["Records"][b.record_index]
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # JSON Lines
 
 @pytest.mark.parametrize("name,kind,ts_key", [
@@ -351,7 +354,8 @@ def test_jsonl_streams(name, kind, ts_key):
         assert json.loads(src[b.line_start - 1]) == obj                # the block's source line
         assert b.ts_start == b.ts_end == iso(obj[ts_key])
     file_ts = [iso(o[ts_key]) for o in objs]
-    assert (min(b.ts_start for b in rs.blocks), max(b.ts_end for b in rs.blocks)) == (min(file_ts), max(file_ts))
+    assert min(b.ts_start for b in rs.blocks) == min(file_ts)
+    assert max(b.ts_end for b in rs.blocks) == max(file_ts)
 
 
 def test_k8s_audit_content():
@@ -381,7 +385,8 @@ def test_vault_audit_content():
             assert "permission denied" in b.text and b.meta["error"] == "permission denied"
     login = next(b for b, e in zip(rs.blocks, objs)
                  if e["type"] == "response" and e["request"]["path"] == "auth/kubernetes/login")
-    assert "issued_token:" in login.text and "token_ttl=3600s" in login.text and "policies=default," in login.text
+    assert "issued_token:" in login.text and "token_ttl=3600s" in login.text
+    assert "policies=default," in login.text
 
 
 def test_generic_jsonl_rendering():
@@ -423,7 +428,7 @@ def test_generic_json_array():
     assert b.ts_start == datetime(2026, 1, 1, 23, 0, tzinfo=UTC)      # converted to UTC
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Line-oriented logs
 
 def test_syslog_auth_log(pinned_now):
@@ -439,7 +444,8 @@ def test_syslog_auth_log(pinned_now):
     for b, (lineno, line) in zip(rs.blocks, nonempty):
         assert (b.line_start, b.line_end) == (lineno, lineno)
         assert b.text == line.strip()
-        stamp = datetime.strptime("2025 " + " ".join(line.split()[:3]), "%Y %b %d %H:%M:%S").replace(tzinfo=UTC)
+        stamp = datetime.strptime("2025 " + " ".join(line.split()[:3]), "%Y %b %d %H:%M:%S")
+        stamp = stamp.replace(tzinfo=UTC)
         assert b.ts_start == stamp                                  # Dec 2026 would be in the future -> 2025
     sudo = next(b for b in rs.blocks if "USER=svc-train-sync ; COMMAND=/bin/bash -i" in b.text)
     assert sudo.section == "sudo" and sudo.meta["host"] == "mlp-train-gpu-04"
@@ -502,7 +508,7 @@ def test_app_log_continuation_lines():
     assert second.ts_start == datetime(2026, 2, 10, 6, 0, 1, 250000, tzinfo=UTC)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Not records, and broken input
 
 @pytest.mark.parametrize("name", [
@@ -542,7 +548,7 @@ def test_broken_json_as_plain_text_does_not_raise():
     assert split_records('{"issues": [', TEXT) is None
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Across all record fixtures
 
 RECORD_FIXTURES = [

@@ -1,0 +1,1 @@
+"""Evaluation: labelled sets, metrics, runs, reports and benchmarks."""

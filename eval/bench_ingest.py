@@ -1,0 +1,111 @@
+"""Benchmark: end-to-end ingestion throughput against the pure-embedding limit, measured in the same run.
+
+Usage: .venv/bin/python -m eval.bench_ingest [--docs 24] [--pages 3] [--json out.json]
+Ingests a generated corpus (PDF, DOCX, Markdown, text) through the real path — sniff, store, sandboxed
+partition, chunk, embed, Chroma upsert, SQL commit — then embeds the very same chunk texts with the same model
+and batch size. Prints pages/s, chunks/s, peak RSS and the ratio end-to-end / pure embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(),
+            "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def peak_rss_mib() -> float:
+    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(self_kib / 1024, 1)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=24)
+    ap.add_argument("--pages", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+
+    from sqlalchemy import select
+
+    from core.db import upgrade
+    from core.models import DEFAULT_TENANT_ID, Chunk
+    from core.runtime import Runtime
+    from core.settings import Settings
+    from eval.corpus import generate
+    from ingest.intake import ingest_local_file
+    from ingest.partition import warm_up
+    from ingest.pipeline import EMBED_BATCH
+    from ingest.tasks import run_ingest_job
+
+    with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
+        tmp = Path(tmp)
+        files = generate(tmp / "corpus", n_docs=args.docs, pages_per_doc=args.pages)
+        settings = Settings(env="test", data_dir=tmp / "data")
+        settings.ensure_dirs()
+        upgrade(settings.resolved_database_url)
+        rt = Runtime(settings)
+        warm_up()
+        rt.embedder.embed(["warm up the model before timing"])
+        rt.vectors.count(DEFAULT_TENANT_ID)
+
+        t0 = time.perf_counter()
+        statuses, stage = [], {"partition_s": 0.0, "embed_s": 0.0, "vectors_s": 0.0, "commit_s": 0.0}
+        for path, _ in files:
+            reg = ingest_local_file(path, db=rt.db, blobs=rt.blobs, tenant_id=DEFAULT_TENANT_ID,
+                                    max_bytes=settings.max_upload_bytes)
+            statuses.append(run_ingest_job(rt, reg.document.id, reg.job.id))
+        e2e_s = time.perf_counter() - t0
+        with rt.db.session() as s:
+            texts = [c.text for c in s.scalars(select(Chunk).order_by(Chunk.document_id, Chunk.idx))]
+            from core.models import Job
+            for job in s.scalars(select(Job)):
+                for k in stage:
+                    stage[k] += (job.timings or {}).get(k, 0.0)
+
+        # Pure embedding of the same chunks, same model, same batching as the pipeline.
+        t1 = time.perf_counter()
+        for i in range(0, len(texts), EMBED_BATCH):
+            rt.embedder.embed(texts[i:i + EMBED_BATCH])
+        embed_s = time.perf_counter() - t1
+
+    pages = sum(p for _, p in files)
+    result = {
+        "benchmark": "ingest", "machine": machine(), "docs": len(files), "pages": pages, "chunks": len(texts),
+        "indexed": statuses.count("indexed"),
+        "end_to_end": {"seconds": round(e2e_s, 2), "pages_per_s": round(pages / e2e_s, 2),
+                       "chunks_per_s": round(len(texts) / e2e_s, 2)},
+        "pure_embedding": {"seconds": round(embed_s, 2), "chunks_per_s": round(len(texts) / embed_s, 2)},
+        "ratio_end_to_end_over_embedding": round((len(texts) / e2e_s) / (len(texts) / embed_s), 3),
+        "stage_seconds": {k: round(v, 2) for k, v in stage.items()},
+        "peak_rss_mib": peak_rss_mib(),
+    }
+    print(f"machine: {result['machine']}")
+    print(f"{'':24}{'seconds':>10}{'pages/s':>10}{'chunks/s':>10}")
+    print(f"{'end to end':24}{e2e_s:10.2f}{pages / e2e_s:10.2f}{len(texts) / e2e_s:10.2f}")
+    print(f"{'pure embedding':24}{embed_s:10.2f}{'':>10}{len(texts) / embed_s:10.2f}")
+    print(f"docs {len(files)} ({result['indexed']} indexed), pages {pages}, chunks {len(texts)}; "
+          f"stages {result['stage_seconds']}")
+    print(f"ratio end-to-end / pure embedding: {result['ratio_end_to_end_over_embedding']:.3f}   "
+          f"peak RSS {result['peak_rss_mib']} MiB")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main()["indexed"] else 1)
