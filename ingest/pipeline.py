@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+import numpy as np
 
 from sqlalchemy import delete, select
 
@@ -32,13 +35,15 @@ class Limits:
     partition_memory_bytes: int = 2 * 1024**3
 
 
-def _partition_sandboxed(path, media_type: str, encoding: str | None, limits: Limits) -> Partitioned:
+def _partition_sandboxed(path, media_type: str, encoding: str | None, limits: Limits,
+                         stats: dict | None = None) -> Partitioned:
     def work():
         p = partition(path, media_type, encoding)
         return {"kind": p.kind, "blocks": [block_to_dict(b) for b in p.blocks], "page_count": p.page_count,
                 "record_count": p.record_count, "meta": p.meta}
 
-    out = run_limited(work, timeout_s=limits.partition_timeout_s, memory_bytes=limits.partition_memory_bytes)
+    out = run_limited(work, timeout_s=limits.partition_timeout_s, memory_bytes=limits.partition_memory_bytes,
+                      stats=stats)
     return Partitioned(out["kind"], [block_from_dict(b) for b in out["blocks"]], out["page_count"],
                        out["record_count"], out["meta"])
 
@@ -78,9 +83,26 @@ def fail_document(rt: Runtime, document_id: str, job_id: str | None, code: Error
         log.warning("could not remove vectors of failed document %s", document_id, exc_info=True)
 
 
-def index_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits = Limits(),
-                   progress: Progress | None = None) -> str:
-    """Run the whole path for one document; returns its final status. Safe to run again (idempotent)."""
+@dataclass
+class Prepared:
+    """A document partitioned and chunked, ready to embed."""
+
+    doc: Document
+    job_id: str
+    part: Partitioned
+    specs: list[ChunkSpec]
+    timings: dict
+
+
+def _step(rt: Runtime, job_id: str, stage: str, percent: int, timings: dict, progress: Progress | None) -> None:
+    _set_job(rt, job_id, stage=stage, percent=percent, timings=dict(timings))
+    if progress:
+        progress(stage, percent)
+
+
+def prepare_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits = Limits(),
+                     progress: Progress | None = None) -> Prepared | str:
+    """Claim the job, partition in the sandbox, split records and chunk. Returns a final status if done."""
     timings: dict[str, float] = {}
     with rt.db.session() as s:
         doc = s.get(Document, document_id)
@@ -95,24 +117,30 @@ def index_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits
         doc.status, doc.error_code, doc.error_detail = DocumentStatus.processing.value, None, None
         s.flush()
         s.expunge(doc)
-
-    def step(stage: str, percent: int) -> None:
-        _set_job(rt, job_id, stage=stage, percent=percent, timings=dict(timings))
-        if progress:
-            progress(stage, percent)
-
     try:
         t = time.perf_counter()
+        child: dict = {}
         part = _partition_sandboxed(rt.blobs.path(doc.storage_key), doc.detected_type,
-                                    (doc.meta or {}).get("encoding"), limits)
+                                    (doc.meta or {}).get("encoding"), limits, child)
         timings["partition_s"] = round(time.perf_counter() - t, 4)
-        step("split", 20)
+        timings["partition_cpu_s"] = child.get("cpu_s", 0.0)
+        _step(rt, job_id, "split", 20, timings, progress)
         t = time.perf_counter()
         _, specs = chunk_blocks(part.blocks)
         timings["chunk_s"] = round(time.perf_counter() - t, 4)
         if not specs:
             raise ClausewiseError(ErrorCode.no_text, "the document produced no chunks")
-        step("embed", 25)
+        return Prepared(doc, job_id, part, specs, timings)
+    except ClausewiseError as e:
+        fail_document(rt, document_id, job_id, e.code, e.detail)
+        return DocumentStatus.failed.value
+
+
+def embed_and_index(rt: Runtime, prep: Prepared, *, progress: Progress | None = None) -> str:
+    """Embed the chunks in batches, write the vectors, then commit the chunks and the indexed status."""
+    doc, specs, timings = prep.doc, prep.specs, prep.timings
+    try:
+        _step(rt, prep.job_id, "embed", 25, timings, progress)
         t = time.perf_counter()
         embedder = rt.embedder
         vectors = []
@@ -120,21 +148,53 @@ def index_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits
             vectors.append(embedder.embed([c.text for c in specs[i:i + EMBED_BATCH]]))
             done = min(i + EMBED_BATCH, len(specs))
             if done < len(specs):
-                step("embed", 25 + int(60 * done / len(specs)))
-        import numpy as np
-
+                _step(rt, prep.job_id, "embed", 25 + int(60 * done / len(specs)), timings, progress)
         matrix = np.vstack(vectors)
         timings["embed_s"] = round(time.perf_counter() - t, 4)
-        step("index", 90)
+        _step(rt, prep.job_id, "index", 90, timings, progress)
         t = time.perf_counter()
         ids = [chunk_id(doc.tenant_id, doc.sha256, c.idx) for c in specs]
         rt.vectors.upsert(doc.tenant_id, ids, matrix, [vector_metadata(doc, c) for c in specs])
         timings["vectors_s"] = round(time.perf_counter() - t, 4)
-        _commit_indexed(rt, doc, job_id, part, specs, ids, timings)
+        _commit_indexed(rt, doc, prep.job_id, prep.part, specs, ids, timings)
         return DocumentStatus.indexed.value
     except ClausewiseError as e:
-        fail_document(rt, document_id, job_id, e.code, e.detail)
+        fail_document(rt, doc.id, prep.job_id, e.code, e.detail)
         return DocumentStatus.failed.value
+
+
+def index_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits = Limits(),
+                   progress: Progress | None = None) -> str:
+    """Run the whole path for one document; returns its final status. Safe to run again (idempotent)."""
+    prep = prepare_document(rt, document_id, job_id, limits=limits, progress=progress)
+    if isinstance(prep, str):
+        return prep
+    return embed_and_index(rt, prep, progress=progress)
+
+
+def index_documents(rt: Runtime, jobs: list[tuple[str, str]], *, limits: Limits = Limits(),
+                    on_done: Callable[[str, str, str], None] | None = None, lookahead: bool = True) -> list[str]:
+    """Index many documents, partitioning the next one (in its sandbox process) while this one embeds."""
+    statuses: list[str] = []
+    if not jobs:
+        return statuses
+    if not lookahead:
+        for document_id, job_id in jobs:
+            statuses.append(index_document(rt, document_id, job_id, limits=limits))
+            if on_done:
+                on_done(document_id, job_id, statuses[-1])
+        return statuses
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition") as ahead:
+        pending = ahead.submit(prepare_document, rt, *jobs[0], limits=limits)
+        for n, (document_id, job_id) in enumerate(jobs):
+            prep = pending.result()
+            if n + 1 < len(jobs):
+                pending = ahead.submit(prepare_document, rt, *jobs[n + 1], limits=limits)
+            status = prep if isinstance(prep, str) else embed_and_index(rt, prep)
+            statuses.append(status)
+            if on_done:
+                on_done(document_id, job_id, status)
+    return statuses
 
 
 def _commit_indexed(rt: Runtime, doc: Document, job_id: str, part: Partitioned, specs: list[ChunkSpec],

@@ -10,13 +10,13 @@ from core.errors import ErrorCode
 from core.jobs import INGEST_TASK, MAX_DELIVERIES
 from core.models import Document, DocumentStatus, Job
 from core.runtime import Runtime
-from ingest.pipeline import fail_document, index_document
+from ingest.pipeline import fail_document, index_document, index_documents
 
 log = logging.getLogger("clausewise.worker")
 
 
-def run_ingest_job(rt: Runtime, document_id: str, job_id: str) -> str:
-    """One delivery of an ingestion job. Counts deliveries so a file that kills its worker ends `failed`."""
+def _claimable(rt: Runtime, document_id: str, job_id: str) -> str | None:
+    """None if the job should run now; otherwise the status it already has (or ends with)."""
     with rt.db.session() as s:
         job, doc = s.get(Job, job_id), s.get(Document, document_id)
         if doc is None or job is None:
@@ -29,7 +29,28 @@ def run_ingest_job(rt: Runtime, document_id: str, job_id: str) -> str:
         fail_document(rt, document_id, job_id, ErrorCode.worker_crash,
                       f"the worker died {attempts} times while processing this document")
         return DocumentStatus.failed.value
-    return index_document(rt, document_id, job_id)
+    return None
+
+
+def run_ingest_job(rt: Runtime, document_id: str, job_id: str) -> str:
+    """One delivery of an ingestion job. Counts deliveries so a file that kills its worker ends `failed`."""
+    return _claimable(rt, document_id, job_id) or index_document(rt, document_id, job_id)
+
+
+def run_ingest_jobs(rt: Runtime, jobs: list[tuple[str, str]], on_done=None, lookahead: bool = True) -> list[str]:
+    """Many jobs in this process, partitioning ahead while embedding (bulk ingest from the CLI)."""
+    runnable, statuses = [], {}
+    for document_id, job_id in jobs:
+        done = _claimable(rt, document_id, job_id)
+        if done is None:
+            runnable.append((document_id, job_id))
+        else:
+            statuses[job_id] = done
+            if on_done:
+                on_done(document_id, job_id, done)
+    for (document_id, job_id), status in zip(runnable, index_documents(rt, runnable, on_done=on_done, lookahead=lookahead)):
+        statuses[job_id] = status
+    return [statuses[j] for _, j in jobs]
 
 
 def register_tasks(app: Celery, runtime_factory) -> None:
