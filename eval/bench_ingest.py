@@ -34,11 +34,15 @@ def peak_rss_mib() -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from eval.corpus import KINDS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=24)
     ap.add_argument("--pages", type=int, default=3)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--sequential", action="store_true", help="No partition lookahead")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help=f"Comma-separated corpus kinds (default: all of {','.join(KINDS)})")
     args = ap.parse_args(argv)
 
     from sqlalchemy import select
@@ -55,7 +59,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
         tmp = Path(tmp)
-        files = generate(tmp / "corpus", n_docs=args.docs, pages_per_doc=args.pages)
+        files = generate(tmp / "corpus", n_docs=args.docs, pages_per_doc=args.pages,
+                         kinds=tuple(args.kinds.split(",")))
         settings = Settings(env="test", data_dir=tmp / "data")
         settings.ensure_dirs()
         upgrade(settings.resolved_database_url)
