@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.errors import install_error_handlers
 from api.routes import catalog as catalog_routes
-from api.routes import documents, health
+from api.routes import documents, health, suggestions
 from catalog import load_catalog
 from core.db import Database
 from core.runtime import Runtime
@@ -35,12 +35,12 @@ def celery_enqueue(settings: Settings) -> Enqueue:
 
 def inline_enqueue(rt: Runtime) -> Enqueue:
     """Run jobs in a background thread of this process (CLAUSEWISE_TASK_ALWAYS_EAGER; no broker)."""
-    from ingest.tasks import run_ingest_job
+    from api.jobs import ingest_and_classify
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
     def enqueue(document_id: str, job_id: str) -> None:
-        fut = pool.submit(run_ingest_job, rt, document_id, job_id)
+        fut = pool.submit(ingest_and_classify, rt, document_id, job_id)
         fut.add_done_callback(lambda f: f.exception() and log.error("inline job failed", exc_info=f.exception()))
 
     enqueue.pool = pool  # type: ignore[attr-defined]
@@ -78,5 +78,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     v1.include_router(health.router)
     v1.include_router(catalog_routes.router)
     v1.include_router(documents.router)
+    v1.include_router(suggestions.router)
     app.include_router(v1)
     return app

@@ -142,7 +142,7 @@ def worker(
     from core.jobs import make_celery
     from core.runtime import Runtime
     from ingest.partition import warm_up
-    from ingest.tasks import register_tasks
+    from api.jobs import get_classifier, register_tasks
 
     settings = _runtime_settings()
     capp = make_celery(settings)
@@ -150,7 +150,7 @@ def worker(
 
     def _warm(**_):
         warm_up()
-        capp.clausewise_runtime().embedder  # noqa: B018 - load the model now, not on the first job
+        get_classifier(settings)  # loads the model and the control index now, not on the first job
 
     if pool == "solo":
         _warm()
@@ -208,8 +208,12 @@ def ingest(
         if reg.job is not None:
             jobs.append((reg.document.id, reg.job.id))
 
-    def done(document_id: str, *_):
+    def done(document_id: str, _job_id: str | None = None, status: str | None = None):
         f, duplicate = by_doc[document_id]
+        if status == "indexed":
+            from api.jobs import classify
+
+            classify(rt, DEFAULT_TENANT_ID, document_id)
         doc = service.get_document(db=rt.db, tenant_id=DEFAULT_TENANT_ID, document_id=document_id)
         report({"file": str(f), "document_id": document_id, "status": doc["status"],
                 "error_code": doc["error_code"], "chunks": doc["chunk_count"], "kind": doc["kind"],
@@ -221,6 +225,42 @@ def ingest(
     run_ingest_jobs(rt, jobs, on_done=done)
     bar.close()
     raise typer.Exit(1 if failures else 0)
+
+
+@app.command("suggest")
+def suggest(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A local evidence file"),
+    top: int = typer.Option(5, help="Suggestions per framework"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Print the suggested controls for a local file (nothing is stored)."""
+    from catalog import load_catalog
+    from classifiers.suggest import Classifier
+    from core.embedder import get_embedder
+    from core.errors import ClausewiseError
+    from eval.dataset import _chunks_of_file
+
+    try:
+        texts, kind = _chunks_of_file(file)
+    except ClausewiseError as e:
+        typer.echo(f"error: {e.code.value}: {e.detail}", err=True)
+        raise typer.Exit(2) from None
+    emb = get_embedder()
+    cat = load_catalog()
+    settings = Settings()
+    clf = Classifier(cat, emb, cache_dir=settings.data_dir / "cache")
+    result = clf.classify(texts, emb.embed(texts), kind)
+    rows = [d for d in result.drafts if d.rank <= top]
+    if as_json:
+        typer.echo(json.dumps([{**d.__dict__, "quote": texts[d.chunk_index][:300]} for d in rows]))
+        return
+    typer.echo(f"{file.name}: {len(texts)} chunks, kind {kind or 'text'}, classifier {clf.version}")
+    typer.echo(f"{'framework':22} {'#':>2}  {'control':10} {'conf':>5}  {'state':12} {'title':40} quote")
+    for d in rows:
+        title = cat.control(d.framework, d.control_id).title[:40]
+        quote = " ".join(texts[d.chunk_index].split())[:60]
+        typer.echo(f"{d.framework:22} {d.rank:>2}  {d.control_id:10} {d.confidence:5.2f}  {d.state:12} "
+                   f"{title:40} {quote}")
 
 
 @app.command("reconcile")

@@ -121,10 +121,15 @@ class Hop:
 class Catalog:
     """The frameworks, their crosswalk graph, and the data version they came from."""
 
-    def __init__(self, frameworks: dict[str, Framework], edges: list[Edge], version: str) -> None:
+    def __init__(self, frameworks: dict[str, Framework], edges: list[Edge], version: str,
+                 enrichment: dict[str, dict] | None = None) -> None:
         self.frameworks = frameworks
         self.edges = edges
         self.version = version
+        # Retrieval-only text tied to a control (e.g. SP 800-53 names NIST references from a CSF subcategory).
+        self.enrichment = enrichment or {}
+        # What the form of evidence (an audit log export, say) shows before its content is read.
+        self.evidence_forms: dict[str, list[dict]] = {}
         self._adj: dict[tuple[str, str], list[Hop]] = defaultdict(list)
         for e in edges:
             self._adj[(e.from_framework, e.from_id)].append(
@@ -266,6 +271,36 @@ def _edges(data_dir: Path, frameworks: dict[str, Framework]) -> list[Edge]:
     return edges
 
 
+def _enrichment(data_dir: Path, frameworks: dict[str, Framework]) -> dict[str, dict]:
+    """Per-framework retrieval text keyed by control id; ids that are not controls are refused."""
+    out: dict[str, dict] = {}
+    for path in sorted((data_dir / "enrichment").glob("*.json")):
+        raw = _read_json(path)
+        fw = raw.get("framework")
+        if fw not in frameworks:
+            raise CatalogError(f"{path.name}: unknown framework {fw!r}")
+        known = frameworks[fw].controls
+        for cid, extra in raw["items"].items():
+            if cid not in known:
+                raise CatalogError(f"{path.name}: {cid} is not a {fw} control")
+            out.setdefault(fw, {}).setdefault(cid, {}).update(extra)
+    return out
+
+
+def _evidence_forms(data_dir: Path, frameworks: dict[str, Framework]) -> dict[str, list[dict]]:
+    path = data_dir / "evidence_forms.json"
+    if not path.exists():
+        return {}
+    forms = _read_json(path)["forms"]
+    for kind, priors in forms.items():
+        for p in priors:
+            if p["framework"] not in frameworks or p["control_id"] not in frameworks[p["framework"]].controls:
+                raise CatalogError(f"evidence_forms.json: {kind} names unknown control {p['framework']} {p['control_id']}")
+            if not 0 <= float(p["weight"]) <= 1 or not p.get("rationale"):
+                raise CatalogError(f"evidence_forms.json: {kind} prior needs a weight in [0, 1] and a rationale")
+    return forms
+
+
 def _check_minimums(cat: Catalog) -> None:
     """Every Annex A control reaches CSF 2.0; every NHI risk reaches ISO 42001 once and CSF 2.0 twice."""
     for c in cat.frameworks[ISO].controls.values():
@@ -291,8 +326,9 @@ def data_version(data_dir: Path = DATA_DIR) -> str:
 def build_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     """Load and validate the catalog from a data directory."""
     frameworks = {key: _framework(key, data_dir) for key in FRAMEWORKS}
-    cat = Catalog(frameworks, _edges(data_dir, frameworks), data_version(data_dir))
+    cat = Catalog(frameworks, _edges(data_dir, frameworks), data_version(data_dir), _enrichment(data_dir, frameworks))
     _check_minimums(cat)
+    cat.evidence_forms = _evidence_forms(data_dir, frameworks)
     return cat
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from enum import Enum
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
@@ -73,6 +73,7 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    classification_run_id: Mapped[str | None] = mapped_column(String(36))
 
     jobs: Mapped[list["Job"]] = relationship(back_populates="document", order_by="Job.created_at")
 
@@ -124,3 +125,46 @@ class Chunk(Base):
     ts_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     section: Mapped[str | None] = mapped_column(String(500))
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class SuggestionState(str, Enum):
+    suggested = "suggested"
+    needs_review = "needs_review"
+
+
+class Suggestion(Base):
+    """A document x control mapping proposed by one classification run; runs are kept for the record."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        Index("ix_suggestions_document_run", "document_id", "run_id"),
+        Index("ix_suggestions_tenant_framework", "tenant_id", "framework", "control_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    run_id: Mapped[str] = mapped_column(String(36))
+    framework: Mapped[str] = mapped_column(String(40))
+    control_id: Mapped[str] = mapped_column(String(40))
+    rank: Mapped[int] = mapped_column(Integer)
+    raw_score: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    chunk_id: Mapped[str | None] = mapped_column(String(64))
+    quote: Mapped[str | None] = mapped_column(Text)
+    char_start: Mapped[int | None] = mapped_column(Integer)
+    char_end: Mapped[int | None] = mapped_column(Integer)
+    page: Mapped[int | None] = mapped_column(Integer)
+    record_start: Mapped[int | None] = mapped_column(Integer)
+    line_start: Mapped[int | None] = mapped_column(Integer)
+    line_end: Mapped[int | None] = mapped_column(Integer)
+    crosswalk_path: Mapped[list | None] = mapped_column(JSON)
+    relationship: Mapped[str | None] = mapped_column(String(20))
+    features: Mapped[dict] = mapped_column(JSON, default=dict)
+    classifier_version: Mapped[str] = mapped_column(String(80))
+    embedder_id: Mapped[str] = mapped_column(String(100))
+    catalog_version: Mapped[str] = mapped_column(String(40))
+    config_hash: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

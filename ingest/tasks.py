@@ -1,13 +1,11 @@
-"""Celery tasks for ingestion: thin shells around ingest.pipeline."""
+"""Ingestion jobs: delivery counting around ingest.pipeline (the Celery task itself lives in api.jobs)."""
 
 from __future__ import annotations
 
 import logging
 
-from celery import Celery
-
 from core.errors import ErrorCode
-from core.jobs import INGEST_TASK, MAX_DELIVERIES
+from core.jobs import MAX_DELIVERIES
 from core.models import Document, DocumentStatus, Job
 from core.runtime import Runtime
 from ingest.pipeline import fail_document, index_document, index_documents
@@ -51,19 +49,3 @@ def run_ingest_jobs(rt: Runtime, jobs: list[tuple[str, str]], on_done=None, look
     for (document_id, job_id), status in zip(runnable, index_documents(rt, runnable, on_done=on_done, lookahead=lookahead)):
         statuses[job_id] = status
     return [statuses[j] for _, j in jobs]
-
-
-def register_tasks(app: Celery, runtime_factory) -> None:
-    """Attach the tasks to an app; the runtime is built once per worker process, on first use."""
-    holder: dict[str, Runtime] = {}
-
-    def runtime() -> Runtime:
-        if "rt" not in holder:
-            holder["rt"] = runtime_factory()
-        return holder["rt"]
-
-    @app.task(name=INGEST_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
-    def ingest_document(self, document_id: str, job_id: str) -> str:
-        return run_ingest_job(runtime(), document_id, job_id)
-
-    app.clausewise_runtime = runtime

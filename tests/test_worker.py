@@ -46,6 +46,10 @@ def run_flow(settings, env):
                 assert doc["status"] == "indexed" and doc["chunk_count"] > 0, doc
                 job = client.get(f"/v1/jobs/{body['job_id']}").json()
                 assert job["state"] == "indexed" and job["percent"] == 100 and job["attempts"] == 1
+                deadline = time.time() + 60
+                while not client.get(f"/v1/documents/{body['document_id']}/suggestions").json()["items"]:
+                    assert time.time() < deadline, "the worker did not classify the indexed document"
+                    time.sleep(0.5)
             failed = wait_for_document(client, bad["document_id"], timeout=120)
             assert failed["status"] == "failed" and failed["error_code"] in ("corrupt_file", "no_text_layer")
     finally:

@@ -1,0 +1,79 @@
+"""The job that chains ingestion and classification (it sits above both) and the per-process classifier."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from celery import Celery
+
+from catalog import load_catalog
+from core.jobs import INGEST_TASK
+from core.models import Job
+from core.runtime import Runtime
+from core.settings import Settings
+
+log = logging.getLogger("clausewise.jobs")
+_lock = threading.Lock()
+_classifiers: dict[str, object] = {}
+
+
+def get_classifier(settings: Settings):
+    """The process-wide classifier (control index built once per catalog version and embedder)."""
+    from classifiers.suggest import Classifier
+    from core.embedder import get_embedder
+
+    key = str(settings.data_dir)
+    with _lock:
+        if key not in _classifiers:
+            _classifiers[key] = Classifier(load_catalog(), get_embedder(), cache_dir=settings.data_dir / "cache")
+        return _classifiers[key]
+
+
+def classify(rt: Runtime, tenant_id: str, document_id: str) -> dict:
+    from classifiers.suggest import suggest_document
+
+    return suggest_document(db=rt.db, vectors=rt.vectors, classifier=get_classifier(rt.settings),
+                            tenant_id=tenant_id, document_id=document_id)
+
+
+def ingest_and_classify(rt: Runtime, document_id: str, job_id: str) -> str:
+    """Run ingestion; an indexed document is classified at once. A classification failure keeps it indexed."""
+    from ingest.tasks import run_ingest_job
+
+    status = run_ingest_job(rt, document_id, job_id)
+    if status != "indexed":
+        return status
+    with rt.db.session() as s:
+        job = s.get(Job, job_id)
+        tenant_id, already = job.tenant_id, "classify_s" in (job.timings or {})
+    if already:
+        return status  # a redelivered job whose classification already ran
+    t = time.perf_counter()
+    try:
+        result = classify(rt, tenant_id, document_id)
+        extra = {"classify_s": round(time.perf_counter() - t, 4), "suggestions": result["suggestions"]}
+    except Exception as e:  # noqa: BLE001 - the document stays indexed; POST .../classify retries
+        log.exception("classification of %s failed", document_id)
+        extra = {"classify_s": round(time.perf_counter() - t, 4), "classify_error": str(e)[:300]}
+    with rt.db.session() as s:
+        job = s.get(Job, job_id)
+        job.timings = {**(job.timings or {}), **extra}
+    return status
+
+
+def register_tasks(app: Celery, runtime_factory) -> None:
+    """Attach the tasks to an app; the runtime is built once per worker process, on first use."""
+    holder: dict[str, Runtime] = {}
+
+    def runtime() -> Runtime:
+        if "rt" not in holder:
+            holder["rt"] = runtime_factory()
+        return holder["rt"]
+
+    @app.task(name=INGEST_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def ingest_document(self, document_id: str, job_id: str) -> str:
+        return ingest_and_classify(runtime(), document_id, job_id)
+
+    app.clausewise_runtime = runtime

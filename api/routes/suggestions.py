@@ -1,0 +1,26 @@
+"""Suggestions: classify a document again, read its ranked suggestions per framework."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import CatalogDep, RuntimeDep, TenantDep
+from api.jobs import classify
+from classifiers.suggest import list_suggestions
+
+router = APIRouter(tags=["suggestions"])
+
+
+@router.post("/documents/{document_id}/classify")
+async def classify_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
+    """Run the classifier again on an indexed document; earlier suggestion runs are kept."""
+    return await run_in_threadpool(classify, rt, tenant_id, document_id)
+
+
+@router.get("/documents/{document_id}/suggestions")
+def get_suggestions(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
+                    framework: str | None = Query(None, description="e.g. ISO-IEC-42001-2023")) -> dict:
+    """The latest run's suggestions, ranked per framework, with quotes, confidences and crosswalk paths."""
+    return list_suggestions(db=rt.db, catalog=catalog, tenant_id=tenant_id, document_id=document_id,
+                            framework=framework)

@@ -1,0 +1,1 @@
+"""Classifiers: retrieval of catalog controls, scoring, calibration and suggestions."""

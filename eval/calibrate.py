@@ -1,0 +1,86 @@
+"""Fit the shipped calibration from labelled sets and report held-out calibration error.
+
+Usage: .venv/bin/python -m eval.calibrate DATASET.jsonl [DATASET.jsonl ...] [--write]
+Candidates are each item's top-10 controls per labelled framework (all negatives for `no_evidence` items); the
+target is "this control is a gold label".
+Expected calibration error is measured on held-out groups (items from one source never calibrate themselves);
+--write stores the map fitted on everything in classifiers/data/calibration.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def candidate_rows(classifier, items):
+    """(framework, group, scores in rank order, is-gold flags) for each item and labelled framework."""
+    from eval.dataset import LABEL_KEYS
+
+    rows = []
+    for it in items:
+        result = classifier.classify(it.texts, it.vectors, it.kind)
+        for key, fw in LABEL_KEYS.items():
+            if not it.labelled(key):
+                continue
+            gold = set(it.labels.get(key) or [])
+            ds = sorted((d for d in result.drafts if d.framework == fw), key=lambda d: d.rank)
+            rows.append((fw, it.group, np.array([d.raw_score for d in ds]),
+                         np.array([int(d.control_id in gold) for d in ds])))
+    return rows
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("datasets", nargs="+", type=Path)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args(argv)
+
+    from catalog import load_catalog
+    from classifiers.calibration import CALIBRATION_FILE, Calibrator, expected_calibration_error, fit
+    from classifiers.suggest import Classifier
+    from core.embedder import get_embedder
+    from eval.dataset import load, sha256_file
+
+    emb = get_embedder()
+    clf = Classifier(load_catalog(), emb, calibrator=Calibrator({}, {}, {}))
+    items = [it for ds in args.datasets for it in load(ds, emb, progress=True)]
+    rows = candidate_rows(clf, items)
+    by_fw: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by_fw[r[0]].append(r)
+    report = {}
+    for fw, rs in by_fw.items():
+        groups = sorted({r[1] for r in rs})
+        conf, correct = [], []
+        for g in groups:  # leave one source group out
+            train = [r for r in rs if r[1] != g]
+            cal = fit({fw: [r[2] for r in train]}, {fw: [r[3] for r in train]}, {})
+            if fw not in cal.models:
+                continue
+            for r in rs:
+                if r[1] == g:
+                    conf.extend(cal.confidence(fw, r[2]))
+                    correct.extend(r[3])
+        report[fw] = {"documents": len(rs), "candidates": int(sum(len(r[2]) for r in rs)),
+                      "positives": int(sum(r[3].sum() for r in rs)), "groups": len(groups),
+                      "ece_heldout": round(expected_calibration_error(np.array(conf), np.array(correct)), 4)}
+    print(json.dumps(report, indent=1))
+    if args.write:
+        meta = {"datasets": {str(p.name): sha256_file(p) for p in args.datasets}, "heldout": report,
+                "method": "isotonic regression on top-10 candidate scores, per framework"}
+        cal = fit({fw: [r[2] for r in rs] for fw, rs in by_fw.items()},
+                  {fw: [r[3] for r in rs] for fw, rs in by_fw.items()}, meta)
+        CALIBRATION_FILE.parent.mkdir(parents=True, exist_ok=True)
+        CALIBRATION_FILE.write_text(json.dumps(cal.as_json(), indent=1) + "\n")
+        print(f"wrote {CALIBRATION_FILE}")
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,85 @@
+"""Labelled evidence sets: JSON Lines of items with `text` or a `file` relative to the set, labels per framework."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LABEL_KEYS = {"iso42001": "ISO-IEC-42001-2023", "nist_csf_2": "NIST-CSF-2.0", "nhi": "OWASP-NHI-TOP10-2025"}
+
+
+@dataclass
+class Item:
+    id: str
+    labels: dict[str, list[str]]
+    primary: dict[str, str | None]
+    source: str
+    doc_type: str
+    group: str
+    texts: list[str]
+    vectors: np.ndarray
+    kind: str | None
+    expect: str = "suggestions"
+
+    def labelled(self, key: str) -> bool:
+        """Scored for this framework: it has labels, or it is known to evidence nothing at all."""
+        return bool(self.labels.get(key)) or self.expect == "no_evidence"
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _group(source: str) -> str:
+    """Items from one repository or site share a group, so cross-validation never trains on a sibling."""
+    m = re.search(r"github\.com/([^/]+/[^/]+)", source or "")
+    return m.group(1) if m else (source or "")[:80]
+
+
+def _chunks_of_text(text: str) -> tuple[list[str], str | None]:
+    from ingest.chunking import chunk_blocks
+    from ingest.records import Block
+
+    _, chunks = chunk_blocks([Block(text=p) for p in text.split("\n\n") if p.strip()])
+    return [c.text for c in chunks], None
+
+
+def _chunks_of_file(path: Path) -> tuple[list[str], str | None]:
+    from ingest import sniff as S
+    from ingest.chunking import chunk_blocks
+    from ingest.partition import partition
+
+    data = path.read_bytes()
+    claimed = S.claimed_type(path.name)
+    sniffed = S.sniff(data[: S.SNIFF_BYTES], claimed=claimed, complete=len(data) <= S.SNIFF_BYTES)
+    part = partition(path, sniffed.media_type, sniffed.encoding)
+    _, chunks = chunk_blocks(part.blocks)
+    return [c.text for c in chunks], part.kind
+
+
+def load(path: Path, embedder, *, progress: bool = False) -> list[Item]:
+    """Read a labelled set and turn each item into chunks and vectors the way ingestion would."""
+    from ingest.partition import use_offline_nlp
+
+    use_offline_nlp()
+    raw = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    raw = [r for r in raw if r.get("expect", "suggestions") in ("suggestions", "no_evidence")]
+    it = raw
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(raw, unit="item", desc="embed")
+    items = []
+    for n, r in enumerate(it):
+        texts, kind = _chunks_of_file(path.parent / r["file"]) if r.get("file") else _chunks_of_text(r["text"])
+        labels = {k: list(r.get("labels", {}).get(k) or []) for k in LABEL_KEYS}
+        items.append(Item(id=r.get("id") or r.get("file") or str(n), labels=labels, primary=r.get("primary") or {},
+                          source=r.get("source") or r.get("file", ""), doc_type=r.get("doc_type", ""),
+                          group=_group(r.get("source") or r.get("file", str(n))), texts=texts,
+                          vectors=embedder.embed(texts), kind=kind, expect=r.get("expect", "suggestions")))
+    return items
