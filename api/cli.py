@@ -14,8 +14,10 @@ from core.settings import Settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Clausewise: evidence to controls.")
 catalog_app = typer.Typer(no_args_is_help=True, help="Inspect the control catalog and crosswalks.")
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluation runs on labelled evidence sets.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
 
 
 @catalog_app.command("stats")
@@ -261,6 +263,48 @@ def suggest(
         quote = " ".join(texts[d.chunk_index].split())[:60]
         typer.echo(f"{d.framework:22} {d.rank:>2}  {d.control_id:10} {d.confidence:5.2f}  {d.state:12} "
                    f"{title:40} {quote}")
+
+
+@eval_app.command("run")
+def eval_run(
+    dataset: Path = typer.Option(..., "--dataset", exists=True, dir_okay=False, help="Labelled JSON Lines"),
+    frameworks: list[str] = typer.Option(None, "--frameworks", help="Label keys: iso42001, nist_csf_2, nhi"),
+    json_out: Path = typer.Option(None, "--json", help="Write the run as JSON here"),
+    report: Path = typer.Option(None, "--report", help="Write report.md/.html and PNG plots into this folder"),
+    fail_under: list[str] = typer.Option(None, "--fail-under", help="e.g. nist_csf_2.hit@5=0.88 (repeatable)"),
+) -> None:
+    """Score the classifier and baselines on a labelled set (supervised parts cross-validated)."""
+    from eval.report import write_report
+    from eval.run import check_fail_under, run, write_json
+
+    result = run(dataset, frameworks or None, progress=sys.stderr.isatty())
+    if json_out:
+        write_json(result, json_out)
+    if report:
+        typer.echo(f"report: {write_report(result, report)}", err=True)
+    typer.echo(f"{'framework':12}" + "".join(f"{m:>12}" for m in ("n", "hit@1", "hit@5", "mrr", "ece", "micro_f1")))
+    for key, m in result["frameworks"].items():
+        typer.echo(f"{key:12}" + "".join(f"{m[k]:>12}" for k in ("n", "hit@1", "hit@5", "mrr", "ece", "micro_f1")))
+        for name in ("bm25", "dense_zero_shot"):
+            b = result["baselines"][name].get(key, {})
+            typer.echo(f"  {name:10}" + f"{b.get('n', ''):>12}" + "".join(
+                f"{b.get(k, ''):>12}" for k in ("hit@1", "hit@5", "mrr")))
+    failed = check_fail_under(result, fail_under or [])
+    for f in failed:
+        typer.echo(f"FAIL {f}", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@eval_app.command("compare")
+def eval_compare(run_a: Path = typer.Argument(..., exists=True), run_b: Path = typer.Argument(..., exists=True)) -> None:
+    """Print metric deltas between two runs (B - A)."""
+    from eval.run import compare
+
+    a, b = json.loads(run_a.read_text()), json.loads(run_b.read_text())
+    typer.echo(f"{'framework':12}{'metric':>14}{'A':>10}{'B':>10}{'delta':>10}")
+    for key, metric, va, vb, d in compare(a, b):
+        show = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        typer.echo(f"{key:12}{metric:>14}{show(va):>10}{show(vb):>10}{show(d):>10}")
 
 
 @app.command("reconcile")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from catalog import Catalog
 from classifiers.calibration import Calibrator, load
+from classifiers.examples import ExampleBank, document_vector
 from classifiers.index import get_index
 from classifiers.profiles import CLASSIFIED
 from classifiers.scoring import CrossConfig, ScoringConfig, combine, score_document
@@ -27,10 +28,12 @@ TOP_K = 10
 class ClassifierConfig:
     scoring: ScoringConfig = ScoringConfig()
     cross: CrossConfig = CrossConfig(w_form=0.15, w_reinforce=0.0, w_propose=0.1)
+    w_examples: float = 0.2
     top_k: int = TOP_K
 
     def as_dict(self) -> dict:
-        return {"scoring": self.scoring.as_dict(), "cross": self.cross.as_dict(), "top_k": self.top_k}
+        return {"scoring": self.scoring.as_dict(), "cross": self.cross.as_dict(), "w_examples": self.w_examples,
+                "top_k": self.top_k}
 
 
 @dataclass
@@ -61,20 +64,31 @@ class Classifier:
     """Scores documents against the catalog; one per process (the control index is built once)."""
 
     def __init__(self, catalog: Catalog, embedder, *, cache_dir: Path | None = None,
-                 calibrator: Calibrator | None = None, config: ClassifierConfig = ClassifierConfig()) -> None:
+                 calibrator: Calibrator | None = None, examples: ExampleBank | None = None,
+                 config: ClassifierConfig = ClassifierConfig()) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.config = config
         self.calibrator = calibrator if calibrator is not None else load()
+        self.examples = examples if examples is not None else ExampleBank.load()
         self.index = get_index(catalog, embedder, cache_dir)
-        payload = json.dumps({"config": config.as_dict(), "calibration": self.calibrator.as_json()}, sort_keys=True)
+        payload = json.dumps({"config": config.as_dict(), "calibration": self.calibrator.as_json(),
+                              "examples": len(self.examples)}, sort_keys=True)
         self.config_hash = hashlib.sha256(payload.encode()).hexdigest()[:12]
         self.version = f"clf-1|{embedder.id}|{catalog.version}|{self.config_hash}"
 
-    def classify(self, chunk_texts: list[str], chunk_vectors: np.ndarray, kind: str | None) -> Classified:
+    def classify(self, chunk_texts: list[str], chunk_vectors: np.ndarray, kind: str | None,
+                 examples: ExampleBank | None = None) -> Classified:
         """Ranked, calibrated drafts per framework for one document."""
         t = time.perf_counter()
         scores = score_document(self.index, chunk_texts, chunk_vectors, self.config.scoring)
+        bank = self.examples if examples is None else examples
+        knn = {}
+        if self.config.w_examples and len(bank):
+            doc_vec = document_vector(chunk_vectors)
+            for fw, s in scores.items():
+                knn[fw] = bank.votes(doc_vec, fw, s.control_ids)
+                s.fused = s.fused + self.config.w_examples * knn[fw]
         direct = {fw: s.fused.copy() for fw, s in scores.items()}
         paths = combine(scores, self.catalog, kind, self.config.cross)
         drafts: list[Draft] = []
@@ -96,7 +110,8 @@ class Classifier:
                     source="crosswalk" if from_crosswalk and lift >= 0.5 * float(direct[fw][i]) else "retrieval",
                     chunk_index=int(s.best_chunk[i]),
                     features={"dense_max": round(float(s.dense_max[i]), 4), "dense_top": round(float(s.dense_top[i]), 4),
-                              "bm25": round(float(s.bm25[i]), 4), "crosswalk_lift": round(lift, 4)},
+                              "bm25": round(float(s.bm25[i]), 4), "crosswalk_lift": round(lift, 4),
+                              "examples": round(float(knn[fw][i]), 4) if fw in knn else 0.0},
                     crosswalk_path=[h.public() for h in path] if path else None,
                     relationship=path[-1].relationship if path else None,
                 ))

@@ -1,10 +1,12 @@
 """Fit the shipped calibration from labelled sets and report held-out calibration error.
 
-Usage: .venv/bin/python -m eval.calibrate DATASET.jsonl [DATASET.jsonl ...] [--write]
+Usage: .venv/bin/python -m eval.calibrate DATASET.jsonl [DATASET.jsonl ...] [--examples DATASET.jsonl] [--write]
 Candidates are each item's top-10 controls per labelled framework (all negatives for `no_evidence` items); the
 target is "this control is a gold label".
 Expected calibration error is measured on held-out groups (items from one source never calibrate themselves);
---write stores the map fitted on everything in classifiers/data/calibration.json.
+--write stores the map fitted on everything in classifiers/data/calibration.json, and the supervised part's
+example bank (the --examples sets, as document vectors and labels) in classifiers/data/examples.{npy,json}.
+Scores come from the classifier as shipped, with the bank never voting for an item from its own source.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 
-def candidate_rows(classifier, items):
+def candidate_rows(classifier, items, bank=None):
     """(framework, group, scores in rank order, is-gold flags) for each item and labelled framework."""
     from eval.dataset import LABEL_KEYS
 
     rows = []
     for it in items:
-        result = classifier.classify(it.texts, it.vectors, it.kind)
+        result = classifier.classify(it.texts, it.vectors, it.kind,
+                                     examples=bank.without_group(it.group) if bank is not None else None)
         for key, fw in LABEL_KEYS.items():
             if not it.labelled(key):
                 continue
@@ -38,6 +41,8 @@ def candidate_rows(classifier, items):
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("datasets", nargs="+", type=Path)
+    ap.add_argument("--examples", type=Path, action="append", default=[],
+                    help="Labelled set(s) whose items become the shipped example bank")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
 
@@ -47,10 +52,18 @@ def main(argv=None) -> dict:
     from core.embedder import get_embedder
     from eval.dataset import load, sha256_file
 
+    from classifiers.examples import EXAMPLES_DIR, ExampleBank, document_vector
+    from eval.dataset import LABEL_KEYS
+
     emb = get_embedder()
-    clf = Classifier(load_catalog(), emb, calibrator=Calibrator({}, {}, {}))
+    bank_items = [it for ds in args.examples for it in load(ds, emb, progress=True)]
+    bank = ExampleBank(np.vstack([document_vector(it.vectors) for it in bank_items]) if bank_items
+                       else np.zeros((0, emb.dimension), dtype=np.float32),
+                       [{LABEL_KEYS[k]: v for k, v in it.labels.items() if v} for it in bank_items],
+                       [it.group for it in bank_items])
+    clf = Classifier(load_catalog(), emb, calibrator=Calibrator({}, {}, {}), examples=bank)
     items = [it for ds in args.datasets for it in load(ds, emb, progress=True)]
-    rows = candidate_rows(clf, items)
+    rows = candidate_rows(clf, items, bank)
     by_fw: dict[str, list] = defaultdict(list)
     for r in rows:
         by_fw[r[0]].append(r)
@@ -78,7 +91,8 @@ def main(argv=None) -> dict:
                   {fw: [r[3] for r in rs] for fw, rs in by_fw.items()}, meta)
         CALIBRATION_FILE.parent.mkdir(parents=True, exist_ok=True)
         CALIBRATION_FILE.write_text(json.dumps(cal.as_json(), indent=1) + "\n")
-        print(f"wrote {CALIBRATION_FILE}")
+        bank.save(EXAMPLES_DIR / "examples")
+        print(f"wrote {CALIBRATION_FILE} and an example bank of {len(bank)} items")
     return report
 
 

@@ -1,0 +1,65 @@
+"""The supervised part: labelled examples (documents with known controls) voting for their labels by similarity."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "data"
+
+
+@dataclass
+class ExampleBank:
+    """Document vectors with their labels per framework; grows with confirmed reviewer decisions."""
+
+    vectors: np.ndarray                              # (n, d), unit length
+    labels: list[dict[str, list[str]]]               # per example: framework -> control ids
+    groups: list[str] = field(default_factory=list)  # source of each example (for held-out evaluation)
+    k: int = 5
+    power: float = 3.0
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def without_group(self, group: str) -> "ExampleBank":
+        keep = [i for i, g in enumerate(self.groups) if g != group]
+        return ExampleBank(self.vectors[keep], [self.labels[i] for i in keep], [self.groups[i] for i in keep],
+                           self.k, self.power)
+
+    def votes(self, doc_vector: np.ndarray, framework: str, control_ids: list[str]) -> np.ndarray:
+        """Similarity-weighted votes of the k nearest examples labelled for this framework, scaled to [0, 1]."""
+        out = np.zeros(len(control_ids))
+        if not len(self):
+            return out
+        pos = {c: i for i, c in enumerate(control_ids)}
+        labelled = [i for i, lab in enumerate(self.labels) if lab.get(framework)]
+        if not labelled:
+            return out
+        sims = self.vectors[labelled] @ doc_vector
+        for j in np.argsort(-sims)[: self.k]:
+            weight = max(float(sims[j]), 0.0) ** self.power
+            for cid in self.labels[labelled[j]][framework]:
+                if cid in pos:
+                    out[pos[cid]] += weight
+        top = out.max()
+        return out / top if top > 0 else out
+
+    def save(self, stem: Path) -> None:
+        np.save(stem.with_suffix(".npy"), self.vectors.astype(np.float32), allow_pickle=False)
+        stem.with_suffix(".json").write_text(json.dumps({"labels": self.labels, "groups": self.groups}) + "\n")
+
+    @classmethod
+    def load(cls, stem: Path = EXAMPLES_DIR / "examples") -> "ExampleBank":
+        if not stem.with_suffix(".npy").exists():
+            return cls(np.zeros((0, 384), dtype=np.float32), [], [])
+        meta = json.loads(stem.with_suffix(".json").read_text())
+        return cls(np.load(stem.with_suffix(".npy"), allow_pickle=False), meta["labels"], meta["groups"])
+
+
+def document_vector(chunk_vectors: np.ndarray) -> np.ndarray:
+    v = chunk_vectors.mean(axis=0)
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else v
