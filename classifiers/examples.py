@@ -20,6 +20,7 @@ class ExampleBank:
     groups: list[str] = field(default_factory=list)  # source of each example (for held-out evaluation)
     k: int = 5
     power: float = 3.0
+    min_similarity: float = 0.6   # a far neighbour says nothing about this document
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -27,7 +28,7 @@ class ExampleBank:
     def without_group(self, group: str) -> "ExampleBank":
         keep = [i for i, g in enumerate(self.groups) if g != group]
         return ExampleBank(self.vectors[keep], [self.labels[i] for i in keep], [self.groups[i] for i in keep],
-                           self.k, self.power)
+                           self.k, self.power, self.min_similarity)
 
     def votes(self, doc_vector: np.ndarray, framework: str, control_ids: list[str]) -> np.ndarray:
         """Similarity-weighted votes of the k nearest examples labelled for this framework, scaled to [0, 1]."""
@@ -40,12 +41,15 @@ class ExampleBank:
             return out
         sims = self.vectors[labelled] @ doc_vector
         for j in np.argsort(-sims)[: self.k]:
-            weight = max(float(sims[j]), 0.0) ** self.power
-            for cid in self.labels[labelled[j]][framework]:
+            if sims[j] < self.min_similarity:
+                break
+            ids = self.labels[labelled[j]][framework]
+            weight = float(sims[j]) ** self.power / len(ids)  # an example with many labels votes less for each
+            for cid in ids:
                 if cid in pos:
                     out[pos[cid]] += weight
-        top = out.max()
-        return out / top if top > 0 else out
+        return out  # in [0, 1]: at most k neighbours of similarity <= 1, weights shared across their labels
+
 
     def save(self, stem: Path) -> None:
         np.save(stem.with_suffix(".npy"), self.vectors.astype(np.float32), allow_pickle=False)
