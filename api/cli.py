@@ -284,11 +284,12 @@ def eval_run(
         typer.echo(f"report: {write_report(result, report)}", err=True)
     typer.echo(f"{'framework':12}" + "".join(f"{m:>12}" for m in ("n", "hit@1", "hit@5", "mrr", "ece", "micro_f1")))
     for key, m in result["frameworks"].items():
-        typer.echo(f"{key:12}" + "".join(f"{m[k]:>12}" for k in ("n", "hit@1", "hit@5", "mrr", "ece", "micro_f1")))
+        typer.echo(f"{key:12}" + "".join(f"{str(m.get(k, '-')):>12}" for k in ("n", "hit@1", "hit@5", "mrr", "ece",
+                                                                                   "micro_f1")))
         for name in ("bm25", "dense_zero_shot"):
             b = result["baselines"][name].get(key, {})
-            typer.echo(f"  {name:10}" + f"{b.get('n', ''):>12}" + "".join(
-                f"{b.get(k, ''):>12}" for k in ("hit@1", "hit@5", "mrr")))
+            typer.echo(f"  {name:16}" + f"{b.get('n', ''):>6}" + "".join(
+                f"{str(b.get(k, '-')):>12}" for k in ("hit@1", "hit@5", "mrr")))
     failed = check_fail_under(result, fail_under or [])
     for f in failed:
         typer.echo(f"FAIL {f}", err=True)

@@ -15,6 +15,8 @@ def _plots(result: dict, out: Path) -> dict[str, list[str]]:
     made: dict[str, list[str]] = {}
     for key, bins in result["details"]["reliability"].items():
         files = []
+        if not bins:
+            continue
         fig, ax = plt.subplots(figsize=(4.2, 4))
         pts = [(b["confidence"], b["accuracy"], b["count"]) for b in bins if b["count"]]
         ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)

@@ -74,6 +74,10 @@ def _baselines(items: list[Item], keys: list[str], catalog, embedder, clf_bm25) 
         ids = candidates(catalog, fw)
         plain = embedder.embed([f"{catalog.control(fw, c).title}. {catalog.control(fw, c).text}" for c in ids])
         scored = [it for it in items if it.labels.get(key)]
+        if not scored:
+            for name in out:
+                out[name][key] = {"n": 0}
+            continue
         golds = [set(it.labels[key]) for it in scored]
         rand, major, bm, dense = [], [], [], []
         for it in scored:
@@ -126,6 +130,10 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
         fw = LABEL_KEYS[key]
         threshold = shipped.calibrator.threshold(fw)
         scored = [(n, it) for n, it in enumerate(items) if it.labels.get(key)]
+        if not scored:  # nothing in this set is labelled for the framework
+            report["frameworks"][key] = {"n": 0}
+            report["reliability"][key], report["confusions"][key] = [], []
+            continue
         rankings, golds, predicted, all_conf, all_correct = [], [], [], [], []
         for n, it in scored:
             ranked = _rank(results[n][0].drafts, fw)

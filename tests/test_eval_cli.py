@@ -1,0 +1,39 @@
+"""`clausewise eval run` writes the documented JSON, a report with plots, and gates on --fail-under."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DEV = Path(__file__).parents[1] / "eval" / "datasets" / "evidence-dev.jsonl"
+KEYS = {"n", "hit@1", "hit@3", "hit@5", "precision@3", "recall@5", "recall@10", "mrr", "ece", "micro_f1", "macro_f1"}
+
+
+def test_eval_run_json_report_and_gate(tmp_path):
+    rows = [json.loads(line) for line in DEV.read_text().splitlines()]
+    subset = [r for r in rows if r["labels"]["nist_csf_2"]][:14] + [r for r in rows if r["labels"]["nhi"]][:4]
+    ds = tmp_path / "small.jsonl"
+    ds.write_text("".join(json.dumps(r) + "\n" for r in subset))
+    out, report = tmp_path / "run.json", tmp_path / "report"
+    cmd = [sys.executable, "-m", "api.cli", "eval", "run", "--dataset", str(ds), "--json", str(out),
+           "--report", str(report), "--fail-under", "nist_csf_2.hit@5=1.01"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "DO_NOT_TRACK": "1"})
+    assert r.returncode == 1 and "FAIL nist_csf_2.hit@5" in r.stderr, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert {"run_id", "dataset", "classifier_version", "frameworks", "baselines"} <= set(res)
+    assert res["dataset"]["items"] == 18 and len(res["dataset"]["sha256"]) == 64
+    assert set(res["frameworks"]) == {"iso42001", "nist_csf_2", "nhi"}
+    assert KEYS <= set(res["frameworks"]["nist_csf_2"]) and res["frameworks"]["nist_csf_2"]["n"] == 14
+    assert res["frameworks"]["iso42001"]["n"] == 0, "no item of this set is labelled for ISO 42001"
+    for name in ("bm25", "dense_zero_shot", "random", "majority"):
+        assert res["baselines"][name]["nist_csf_2"]["n"] == 14
+    assert 0 <= res["frameworks"]["nist_csf_2"]["hit@5"] <= 1
+    assert (report / "report.html").exists() and (report / "report.md").exists()
+    assert (report / "reliability_nist_csf_2.png").read_bytes()[:4] == b"\x89PNG"
+    ok = subprocess.run(cmd[:-2] + ["--fail-under", "nist_csf_2.hit@5=0.0"], capture_output=True, text=True,
+                        timeout=600, env={**os.environ, "DO_NOT_TRACK": "1"})
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    cmp = subprocess.run([sys.executable, "-m", "api.cli", "eval", "compare", str(out), str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert cmp.returncode == 0 and "0.0000" in cmp.stdout
