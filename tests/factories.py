@@ -15,14 +15,9 @@ PARAS = [
 
 
 def text_pdf(pages: list[str]) -> bytes:
-    from fpdf import FPDF
+    from eval.corpus import make_pdf
 
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 6, text)
-    return bytes(pdf.output())
+    return make_pdf(pages)
 
 
 def image_only_pdf(n_pages: int = 2) -> bytes:
