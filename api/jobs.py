@@ -9,7 +9,7 @@ import time
 from celery import Celery
 
 from catalog import load_catalog
-from core.jobs import INGEST_TASK
+from core.jobs import EVAL_TASK, INGEST_TASK
 from core.models import Job
 from core.runtime import Runtime
 from core.settings import Settings
@@ -75,5 +75,11 @@ def register_tasks(app: Celery, runtime_factory) -> None:
     @app.task(name=INGEST_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
     def ingest_document(self, document_id: str, job_id: str) -> str:
         return ingest_and_classify(runtime(), document_id, job_id)
+
+    @app.task(name=EVAL_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def eval_run(self, run_id: str) -> str:
+        from eval.service import execute_run
+
+        return execute_run(db=runtime().db, run_id=run_id)
 
     app.clausewise_runtime = runtime

@@ -12,6 +12,7 @@ SOFT_TIME_LIMIT_S = 840
 VISIBILITY_TIMEOUT_S = 2 * HARD_TIME_LIMIT_S
 MAX_DELIVERIES = 3
 INGEST_TASK = "clausewise.ingest_document"
+EVAL_TASK = "clausewise.eval_run"
 
 
 def make_celery(settings: Settings) -> Celery:

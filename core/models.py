@@ -168,3 +168,22 @@ class Suggestion(Base):
     catalog_version: Mapped[str] = mapped_column(String(40))
     config_hash: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalRun(Base):
+    """One evaluation of the classifier on a labelled set; kept."""
+
+    __tablename__ = "eval_runs"
+    __table_args__ = (Index("ix_eval_runs_tenant", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    dataset: Mapped[str] = mapped_column(String(200))
+    dataset_sha256: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    classifier_version: Mapped[str | None] = mapped_column(String(120))
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

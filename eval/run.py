@@ -93,7 +93,8 @@ def _baselines(items: list[Item], keys: list[str], catalog, embedder, clf_bm25) 
     return out
 
 
-def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = False) -> dict:
+def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = False,
+        on_progress=None) -> dict:
     """Score the classifier on a labelled set; every supervised part is fitted without the scored item's group."""
     from catalog import load_catalog
     from classifiers.calibration import Calibrator, fit
@@ -117,6 +118,8 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
         t = time.perf_counter()
         res = clf.classify(it.texts, it.vectors, it.kind, examples=bank.without_group(it.group))
         results.append((res, time.perf_counter() - t))
+        if on_progress and (n % 5 == 0 or n + 1 == len(items)):
+            on_progress(n + 1, len(items))
         for key in keys:
             if it.labelled(key):
                 fw, gold = LABEL_KEYS[key], set(it.labels.get(key) or [])

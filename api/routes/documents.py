@@ -66,7 +66,7 @@ async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep
     if reg.duplicate:
         return JSONResponse({"duplicate_of": doc.id, "document_id": doc.id, "status": doc.status,
                              "sha256": doc.sha256}, status_code=200)
-    await run_in_threadpool(request.app.state.enqueue, doc.id, reg.job.id)
+    await run_in_threadpool(request.app.state.dispatch.ingest, doc.id, reg.job.id)
     return JSONResponse({"document_id": doc.id, "job_id": reg.job.id, "status": doc.status, "sha256": sha,
                          "filename": safe, "detected_type": sniffed.media_type, "size_bytes": doc.size_bytes},
                         status_code=202)
