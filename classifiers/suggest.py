@@ -120,9 +120,7 @@ class Classifier:
 
 
 def _chunk_vectors(vectors, tenant_id: str, ids: list[str]) -> np.ndarray:
-    col = vectors._collection(tenant_id)
-    got = col.get(ids=ids, include=["embeddings"])
-    by_id = dict(zip(got["ids"], got["embeddings"]))
+    by_id = vectors.embeddings(tenant_id, ids)
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise ClausewiseError(ErrorCode.index_failed, f"{len(missing)} chunk vectors are missing; run reconcile")

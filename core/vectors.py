@@ -70,6 +70,11 @@ class VectorStore:
                 return out
             offset += page
 
+    def embeddings(self, tenant_id: str, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (ids not in the store are absent from the result)."""
+        got = self._collection(tenant_id).get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+
     def delete(self, tenant_id: str, ids: Sequence[str]) -> None:
         if ids:
             col = self._collection(tenant_id)
