@@ -142,7 +142,8 @@ def _text_kind(text: str, claimed: str | None, complete: bool) -> str:
         return LOG
     if claimed == CSV and _looks_csv(head):
         return CSV
-    if claimed in (MARKDOWN, TEXT, LOG, None) and len(_MD.findall(head[:20000])) >= 3 and claimed != TEXT:
+    # a .txt stays plain text even with list markers; an unnamed or .log file with Markdown structure is Markdown
+    if claimed in (MARKDOWN, LOG, None) and len(_MD.findall(head[:20000])) >= 3:
         return MARKDOWN
     if claimed is None and _looks_csv(head):
         return CSV
