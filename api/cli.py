@@ -158,8 +158,9 @@ def worker(
         _warm()
     else:
         worker_process_init.connect(_warm, weak=False)
-    capp.worker_main(["worker", "-P", pool, "-c", str(concurrency), "-Q", "clausewise", "--loglevel", loglevel,
-                      "-n", f"clausewise-{os.getpid()}@%h", "--without-gossip", "--without-mingle"])
+    capp.worker_main(["worker", "-P", pool, "-c", str(concurrency), "-Q", settings.queue_name,
+                      "--loglevel", loglevel, "-n", f"clausewise-{os.getpid()}@%h", "--without-gossip",
+                      "--without-mingle"])
 
 
 @app.command("ingest")

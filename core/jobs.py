@@ -35,7 +35,7 @@ def make_celery(settings: Settings) -> Celery:
         result_expires=24 * 3600,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
-        task_default_queue="clausewise",
+        task_default_queue=settings.queue_name,
     )
     if settings.resolved_broker_url.startswith(("redis://", "rediss://")):
         app.conf.broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}

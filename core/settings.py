@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     port: int = 8000
     max_upload_bytes: int = 50 * 1024 * 1024
     worker_concurrency: int = 1
+    queue_name: str = Field(default="clausewise", description="Celery queue the API publishes to and workers consume")
     task_always_eager: bool = False
     log_level: str = "INFO"
 

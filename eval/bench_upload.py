@@ -40,8 +40,8 @@ def make_files(n: int, seed: int = 11, lo: int = 2_000, hi: int = 20_000) -> lis
         md = i % 3 != 2
         title = f"{topic[0]} standard CW-{i:05d}"
         parts = [f"# {title}" if md else title.upper(),
-                 f"Owner: {rng.choice(ROLES)}. Version {rng.randint(1, 9)}.{rng.randint(0, 20)}, "
-                 f"reviewed {2023 + rng.randint(0, 2)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}."]
+                 (f"Owner: {rng.choice(ROLES)}. Version {rng.randint(1, 9)}.{rng.randint(0, 20)}, "
+                  f"reviewed {2023 + rng.randint(0, 2)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}.")]
         size, sec = sum(len(p) + 2 for p in parts), 1
         while size < target:
             if md and rng.random() < 0.3:
@@ -72,7 +72,7 @@ class LiveServer:
                                                     access_log=False, limit_concurrency=200))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.time() + 20
         while not self.server.started:

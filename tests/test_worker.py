@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
@@ -67,12 +68,14 @@ def test_worker_on_redis(migrated_settings):
         pytest.fail("Redis is not reachable at 127.0.0.1:6379; it is a required test service")
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    settings = migrated_settings.model_copy(update={"broker_url": REDIS_URL, "result_backend": REDIS_URL})
+    queue = f"clausewise-test-{uuid.uuid4().hex[:8]}"  # a shared Redis: never consume another run's jobs
+    settings = migrated_settings.model_copy(update={"broker_url": REDIS_URL, "result_backend": REDIS_URL,
+                                                    "queue_name": queue})
     try:
-        run_flow(settings, {"CLAUSEWISE_BROKER_URL": REDIS_URL, "CLAUSEWISE_RESULT_BACKEND": REDIS_URL})
+        run_flow(settings, {"CLAUSEWISE_BROKER_URL": REDIS_URL, "CLAUSEWISE_RESULT_BACKEND": REDIS_URL,
+                            "CLAUSEWISE_QUEUE_NAME": queue})
     finally:
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        redis.Redis.from_url(REDIS_URL).delete(queue)
 
 
 def test_redis_visibility_timeout_outlasts_the_hard_time_limit(settings):

@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("crosswalk_path", sa.JSON),
         sa.Column("relationship", sa.String(20)),
         sa.Column("features", sa.JSON, nullable=False),
-        sa.Column("classifier_version", sa.String(80), nullable=False),
+        sa.Column("classifier_version", sa.String(200), nullable=False),
         sa.Column("embedder_id", sa.String(100), nullable=False),
         sa.Column("catalog_version", sa.String(40), nullable=False),
         sa.Column("config_hash", sa.String(20), nullable=False),

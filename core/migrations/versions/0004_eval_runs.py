@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("dataset_sha256", sa.String(64)),
         sa.Column("state", sa.String(20), nullable=False),
         sa.Column("percent", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("classifier_version", sa.String(120)),
+        sa.Column("classifier_version", sa.String(200)),
         sa.Column("result", sa.JSON),
         sa.Column("error", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
