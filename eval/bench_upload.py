@@ -14,14 +14,12 @@ import argparse
 import json
 import os
 import random
-import socket
 import sqlite3
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Self
 
 import numpy as np
 
@@ -53,38 +51,6 @@ def make_files(n: int, seed: int = 11, lo: int = 2_000, hi: int = 20_000) -> lis
         body = "\n\n".join(parts).encode()[:target] + b"\n"
         out.append((f"policy-{i:05d}.{'md' if md else 'txt'}", body, "text/markdown" if md else "text/plain"))
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """The real app under uvicorn in a background thread, on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False, limit_concurrency=200))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.time() + 20
-        while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 def run_clients(url: str, files: list[tuple[str, bytes, str]], clients: int) -> tuple[float, list[dict]]:
@@ -141,6 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
 
     from api.app import create_app
+    from api.server import LiveServer
     from core.db import upgrade
     from core.settings import Settings
     from eval.bench_ingest import machine, peak_rss_mib
@@ -155,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
         settings.ensure_dirs()
         upgrade(settings.resolved_database_url)
         app = create_app(settings)  # task_always_eager is False: Celery to the embedded SQLite broker
-        with LiveServer(app) as srv:
+        with LiveServer(app, access_log=False) as srv:
             _, warm_res = run_clients(srv.url, files[:warm], args.clients)  # first requests open DB and broker
             new_s, new_res = run_clients(srv.url, timed, args.clients)
             dup_s, dup_res = run_clients(srv.url, dups, args.clients)

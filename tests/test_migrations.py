@@ -47,13 +47,13 @@ def _roundtrip(url):
     downgrade(url, "base")
     assert _tables(url) == set() and current_revision(url) is None
     upgrade(url)
-    assert TABLES <= _tables(url)
+    return _tables(url)
 
 
 def test_migrations_roundtrip_on_sqlite(tmp_path):
-    _roundtrip(f"sqlite:///{tmp_path / 'm.db'}")
+    assert TABLES <= _roundtrip(f"sqlite:///{tmp_path / 'm.db'}")
 
 
 @pytest.mark.postgres
 def test_migrations_roundtrip_on_postgresql(pg_url):
-    _roundtrip(pg_url)
+    assert TABLES <= _roundtrip(pg_url)

@@ -53,13 +53,15 @@ def run_flow(settings, env):
                     time.sleep(0.5)
             failed = wait_for_document(client, bad["document_id"], timeout=120)
             assert failed["status"] == "failed" and failed["error_code"] in ("corrupt_file", "no_text_layer")
+            statuses = [client.get(f"/v1/documents/{b['document_id']}").json()["status"] for b in ids]
     finally:
         stop(worker)
     assert worker.returncode is not None
+    return statuses + [failed["status"]]
 
 
 def test_worker_on_the_sqlite_broker(migrated_settings):
-    run_flow(migrated_settings, {})
+    assert run_flow(migrated_settings, {}) == ["indexed", "indexed", "failed"]
 
 
 @pytest.mark.redis
@@ -72,8 +74,8 @@ def test_worker_on_redis(migrated_settings):
     settings = migrated_settings.model_copy(update={"broker_url": REDIS_URL, "result_backend": REDIS_URL,
                                                     "queue_name": queue})
     try:
-        run_flow(settings, {"CLAUSEWISE_BROKER_URL": REDIS_URL, "CLAUSEWISE_RESULT_BACKEND": REDIS_URL,
-                            "CLAUSEWISE_QUEUE_NAME": queue})
+        assert run_flow(settings, {"CLAUSEWISE_BROKER_URL": REDIS_URL, "CLAUSEWISE_RESULT_BACKEND": REDIS_URL,
+                                   "CLAUSEWISE_QUEUE_NAME": queue}) == ["indexed", "indexed", "failed"]
     finally:
         redis.Redis.from_url(REDIS_URL).delete(queue)
 
