@@ -25,6 +25,8 @@ class Item:
     vectors: np.ndarray
     kind: str | None
     expect: str = "suggestions"
+    # reviewer decisions on this item, if the set carries them: [{"framework", "control_id", "decision"}]
+    decisions: list[dict] | None = None
 
     def labelled(self, key: str) -> bool:
         """Scored for this framework: it has labels, or it is known to evidence nothing at all."""
@@ -81,5 +83,6 @@ def load(path: Path, embedder, *, progress: bool = False) -> list[Item]:
         items.append(Item(id=r.get("id") or r.get("file") or str(n), labels=labels, primary=r.get("primary") or {},
                           source=r.get("source") or r.get("file", ""), doc_type=r.get("doc_type", ""),
                           group=_group(r.get("source") or r.get("file", str(n))), texts=texts,
-                          vectors=embedder.embed(texts), kind=kind, expect=r.get("expect", "suggestions")))
+                          vectors=embedder.embed(texts), kind=kind, expect=r.get("expect", "suggestions"),
+                          decisions=r.get("decisions")))
     return items

@@ -63,6 +63,25 @@ def _score(rankings, golds, conf=None, correct=None, predicted=None, labels=None
     return m
 
 
+def _kappa_with_reviewers(items, results, fw: str, confs, threshold: float) -> dict | None:
+    """Cohen's kappa between the classifier (suggested or not) and reviewer decisions (confirm or reject)."""
+    from eval.metrics import cohen_kappa
+
+    ours, theirs = [], []
+    for n, it in enumerate(items):
+        for d in it.decisions or []:
+            if d.get("framework") != fw or d.get("decision") not in ("confirm", "reject"):
+                continue
+            ranked = _rank(results[n][0].drafts, fw)
+            conf = confs.get(n) if confs else [x.confidence for x in ranked]
+            hit = next((i for i, x in enumerate(ranked) if x.control_id == d.get("control_id")), None)
+            ours.append(int(hit is not None and conf is not None and conf[hit] >= threshold))
+            theirs.append(int(d["decision"] == "confirm"))
+    if not ours:
+        return None
+    return {"pairs": len(ours), "kappa": round(cohen_kappa(ours, theirs), 4) if len(set(ours + theirs)) > 1 else None}
+
+
 def _baselines(items: list[Item], keys: list[str], catalog, embedder, clf_bm25) -> dict:
     """Random, majority label, BM25 only and plain dense cosine against catalog text (zero-shot)."""
     from classifiers.profiles import candidates
@@ -163,6 +182,9 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
                 by[it.group if attr == "source" else it.doc_type].append(i)
             report[bucket][key] = {k: ranking_metrics([rankings[i] for i in v], [golds[i] for i in v])
                                    for k, v in sorted(by.items())}
+        kappa = _kappa_with_reviewers(items, results, fw, confs.get(fw, {}) if cv else None, threshold)
+        if kappa is not None:
+            report["frameworks"][key]["cohen_kappa"] = kappa
         noise = [n for n, it in enumerate(items) if it.expect == "no_evidence"]
         if noise:
             report["frameworks"][key]["no_evidence_confident"] = int(sum(
@@ -178,7 +200,8 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
         "run_id": str(uuid.uuid4()),
         "dataset": {"path": str(dataset), "sha256": sha256_file(dataset), "items": len(items)},
         "classifier_version": shipped.version,
-        "frameworks": {k: {m: v.get(m) for m in METRIC_KEYS} for k, v in report["frameworks"].items()},
+        "frameworks": {k: {m: v.get(m) for m in METRIC_KEYS + ("cohen_kappa",) if m in METRIC_KEYS or m in v}
+                       for k, v in report["frameworks"].items()},
         "baselines": {name: {k: {m: v.get(m) for m in METRIC_KEYS if m in v} for k, v in fw.items()}
                       for name, fw in baselines.items()},
         "calibration": cv_how if cv else "shipped (fewer than 10 items)",

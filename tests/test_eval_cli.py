@@ -13,6 +13,10 @@ KEYS = {"n", "hit@1", "hit@3", "hit@5", "precision@3", "recall@5", "recall@10", 
 def test_eval_run_json_report_and_gate(tmp_path):
     rows = [json.loads(line) for line in DEV.read_text().splitlines()]
     subset = [r for r in rows if r["labels"]["nist_csf_2"]][:14] + [r for r in rows if r["labels"]["nhi"]][:4]
+    for r in subset[:3]:  # reviewer decisions: confirm a gold label, reject a control that is not one
+        wrong = next(c for c in ("GV.OC-01", "RC.CO-04", "ID.AM-01") if c not in r["labels"]["nist_csf_2"])
+        r["decisions"] = [{"framework": "NIST-CSF-2.0", "control_id": r["labels"]["nist_csf_2"][0], "decision": "confirm"},
+                          {"framework": "NIST-CSF-2.0", "control_id": wrong, "decision": "reject"}]
     ds = tmp_path / "small.jsonl"
     ds.write_text("".join(json.dumps(r) + "\n" for r in subset))
     out, report = tmp_path / "run.json", tmp_path / "report"
@@ -29,6 +33,9 @@ def test_eval_run_json_report_and_gate(tmp_path):
     for name in ("bm25", "dense_zero_shot", "random", "majority"):
         assert res["baselines"][name]["nist_csf_2"]["n"] == 14
     assert 0 <= res["frameworks"]["nist_csf_2"]["hit@5"] <= 1
+    kappa = res["frameworks"]["nist_csf_2"]["cohen_kappa"]
+    assert kappa["pairs"] == 6 and (kappa["kappa"] is None or -1 <= kappa["kappa"] <= 1)
+    assert "cohen_kappa" not in res["frameworks"]["nhi"], "no reviewer decisions for NHI in this set"
     assert (report / "report.html").exists() and (report / "report.md").exists()
     assert (report / "reliability_nist_csf_2.png").read_bytes()[:4] == b"\x89PNG"
     ok = subprocess.run(cmd[:-2] + ["--fail-under", "nist_csf_2.hit@5=0.0"], capture_output=True, text=True,

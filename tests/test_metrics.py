@@ -51,3 +51,11 @@ def test_reliability_bins_and_ece_agree():
     assert bins[0]["count"] == 1 and bins[9]["count"] == 2 and bins[9]["accuracy"] == 0.5
     expected = 0.25 * 0.05 + 0.25 * 0.15 + 0.5 * abs(0.5 - 0.95)
     assert expected_calibration_error(conf, correct) == pytest.approx(expected)
+
+
+def test_cohen_kappa_on_a_hand_computed_table():
+    from eval.metrics import cohen_kappa
+
+    # observed agreement 3/4; chance = 0.5*0.25 + 0.5*0.75 = 0.5 -> kappa = (0.75 - 0.5) / (1 - 0.5) = 0.5
+    assert cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0]) == pytest.approx(0.5)
+    assert cohen_kappa([1, 0, 1, 0], [1, 0, 1, 0]) == pytest.approx(1.0)
