@@ -241,10 +241,10 @@ def suggest(
     from classifiers.suggest import Classifier
     from core.embedder import get_embedder
     from core.errors import ClausewiseError
-    from eval.dataset import _chunks_of_file
+    from eval.dataset import chunks_of_file
 
     try:
-        texts, kind = _chunks_of_file(file)
+        texts, kind = chunks_of_file(file)
     except ClausewiseError as e:
         typer.echo(f"error: {e.code.value}: {e.detail}", err=True)
         raise typer.Exit(2) from None

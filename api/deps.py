@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from catalog import Catalog
-from core.db import Database
 from core.runtime import Runtime
 from core.settings import Settings
 
@@ -22,19 +19,8 @@ def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
-def get_database(request: Request) -> Database:
-    return request.app.state.db
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.db.session() as s:
-        yield s
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_runtime(request: Request):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -92,6 +93,21 @@ def _relative(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
 
+@lru_cache(maxsize=16)
+def _links(catalog, framework: str) -> dict[str, list]:
+    """One-hop crosswalk paths that move scores, per control (computed once per catalog, not per document).
+
+    ISO 42001 is reinforced by CSF/NHI; CSF and NHI are proposed from ISO only.
+    """
+    from catalog.loader import ISO
+
+    out: dict[str, list] = {}
+    for c in catalog.frameworks[framework].requirements():
+        out[c.id] = [p for p in catalog.neighbours(framework, c.id)
+                     if p[-1].to_framework != framework and (framework == ISO or p[-1].to_framework == ISO)]
+    return out
+
+
 def combine(scores: dict[str, FrameworkScores], catalog, kind: str | None,
             config: CrossConfig = CrossConfig()) -> dict[str, dict[str, list]]:
     """Add evidence-form priors and crosswalk support to each framework's fused score (in place).
@@ -114,13 +130,14 @@ def combine(scores: dict[str, FrameworkScores], catalog, kind: str | None,
         if not weight:
             continue
         bonus = np.zeros(len(s.control_ids))
+        links = _links(catalog, fw)
         for i, cid in enumerate(s.control_ids):
             best, best_path = 0.0, None
-            for path in catalog.neighbours(fw, cid):
+            for path in links.get(cid, ()):
                 hop = path[-1]
                 other = hop.to_framework
-                if other == fw or other not in scores or (fw != ISO and other != ISO):
-                    continue  # ISO is reinforced by CSF/NHI; CSF and NHI are proposed from ISO only
+                if other not in scores:
+                    continue
                 j = pos[other].get(hop.to_id)
                 if j is None:
                     continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 
@@ -44,6 +43,3 @@ class BlobStore:
 
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
-
-    def copy_out(self, key: str, dest: Path) -> None:
-        shutil.copyfile(self.path(key), dest)

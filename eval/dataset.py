@@ -43,7 +43,7 @@ def _group(source: str) -> str:
     return m.group(1) if m else (source or "")[:80]
 
 
-def _chunks_of_text(text: str) -> tuple[list[str], str | None]:
+def chunks_of_text(text: str) -> tuple[list[str], str | None]:
     from ingest.chunking import chunk_blocks
     from ingest.records import Block
 
@@ -51,7 +51,7 @@ def _chunks_of_text(text: str) -> tuple[list[str], str | None]:
     return [c.text for c in chunks], None
 
 
-def _chunks_of_file(path: Path) -> tuple[list[str], str | None]:
+def chunks_of_file(path: Path) -> tuple[list[str], str | None]:
     from ingest import sniff as S
     from ingest.chunking import chunk_blocks
     from ingest.partition import partition
@@ -78,7 +78,7 @@ def load(path: Path, embedder, *, progress: bool = False) -> list[Item]:
         it = tqdm(raw, unit="item", desc="embed")
     items = []
     for n, r in enumerate(it):
-        texts, kind = _chunks_of_file(path.parent / r["file"]) if r.get("file") else _chunks_of_text(r["text"])
+        texts, kind = chunks_of_file(path.parent / r["file"]) if r.get("file") else chunks_of_text(r["text"])
         labels = {k: list(r.get("labels", {}).get(k) or []) for k in LABEL_KEYS}
         items.append(Item(id=r.get("id") or r.get("file") or str(n), labels=labels, primary=r.get("primary") or {},
                           source=r.get("source") or r.get("file", ""), doc_type=r.get("doc_type", ""),

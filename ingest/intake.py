@@ -116,17 +116,3 @@ def ingest_local_file(path: Path, *, db: Database, blobs: BlobStore, tenant_id: 
     except BaseException:
         sink.discard()
         raise
-
-
-def cleanup_stale_temp(blobs: BlobStore, older_than_s: float = 3600) -> int:
-    """Remove temp files left by uploads that died mid-stream."""
-    import time
-
-    n = 0
-    for p in (blobs.root / "tmp").glob("upload-*"):
-        if time.time() - p.stat().st_mtime > older_than_s:
-            p.unlink(missing_ok=True)
-            n += 1
-    return n
-
-

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from core.embedder import EMBEDDER_ID
 from core.errors import ClausewiseError, ErrorCode
@@ -220,14 +220,3 @@ def _commit_indexed(rt: Runtime, doc: Document, job_id: str, part: Partitioned, 
         timings["commit_s"] = round(time.perf_counter() - t, 4)
         job.state, job.stage, job.percent, job.finished_at = DocumentStatus.indexed.value, "done", 100, utcnow()
         job.timings = dict(timings)
-
-
-def pending_documents(rt: Runtime) -> list[tuple[str, str]]:
-    """(document id, latest job id) of documents still queued or processing."""
-    with rt.db.session() as s:
-        rows = s.execute(select(Document.id, Job.id).join(Job, Job.document_id == Document.id).where(
-            Document.status.in_([DocumentStatus.queued.value, DocumentStatus.processing.value]))).all()
-    latest: dict[str, str] = {}
-    for d, j in rows:
-        latest[d] = j
-    return list(latest.items())
