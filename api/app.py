@@ -6,11 +6,13 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from api.errors import install_error_handlers
 from api.routes import catalog as catalog_routes
-from api.routes import documents, evaluations, health, suggestions
+from api.deps import Allow, get_principal
+from api.routes import documents, evaluations, health, ops, review, suggestions
 from catalog import load_catalog
 from core.db import Database
 from core.runtime import Runtime
@@ -31,6 +33,7 @@ class Dispatch:
             from core.jobs import make_celery
 
             self.celery = make_celery(settings)
+            self.queue = settings.queue_name
 
     def _inline(self, fn, *args) -> None:
         fut = self.pool.submit(fn, *args)
@@ -54,6 +57,23 @@ class Dispatch:
 
             return self._inline(lambda: execute_run(db=self.runtime.db, run_id=run_id))
         self.celery.send_task(EVAL_TASK, args=[run_id], task_id=run_id)
+
+    def broker_depth(self) -> int | None:
+        """Messages waiting in the Celery queue (None in-process or if the broker cannot tell)."""
+        if self.pool is not None:
+            return None
+        try:
+            with self.celery.connection_for_read() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+                return conn.default_channel.queue_declare(self.queue, passive=True).message_count
+        except Exception:  # noqa: BLE001 - a metric, not a reason to fail a scrape
+            return None
+
+    def ping(self) -> None:
+        """Raise unless the broker answers (readiness)."""
+        if self.pool is None:
+            with self.celery.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=3)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -82,12 +102,101 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = runtime.db
     app.state.dispatch = dispatch
     install_error_handlers(app)
+    install_request_context(app)
+    from core.telemetry import REGISTRY, DatabaseCollector
+
+    collector = DatabaseCollector(runtime.db, dispatch.broker_depth)
+    app.state.metrics_registry = _registry_with(REGISTRY, collector)
 
     v1 = APIRouter(prefix="/v1")
-    v1.include_router(health.router)
-    v1.include_router(catalog_routes.router)
-    v1.include_router(documents.router)
-    v1.include_router(suggestions.router)
-    v1.include_router(evaluations.router)
+    v1.include_router(health.router)  # public: liveness and readiness
+    # everything else needs a key: authentication is the router's, not each route's to remember
+    secured = APIRouter(dependencies=[Depends(get_principal)])
+    for r in SECURED_ROUTERS:
+        secured.include_router(r)
+    v1.include_router(secured)
     app.include_router(v1)
+    app.state.route_policies = route_policies()
     return app
+
+
+SECURED_ROUTERS = (catalog_routes.router, documents.router, suggestions.router, review.router, evaluations.router,
+                   ops.router)
+
+
+def _registry_with(base, collector):
+    """The process's metrics plus this app's database gauges (a registry per app, so tests stay apart)."""
+    from prometheus_client import CollectorRegistry
+
+    class _Both:
+        def collect(self):
+            yield from base.collect()
+            yield from collector.collect()
+
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(_Both())
+    return reg
+
+
+def install_request_context(app: FastAPI) -> None:
+    """Every request gets an id (the caller's X-Request-ID if sane, else a new one), echoed in the response,
+    present in every log line written while it runs, and one JSON access-log line with its latency."""
+    import re
+    import time
+    import uuid
+
+    from core.telemetry import REQUESTS, request_id
+
+    access = logging.getLogger("clausewise.access")
+    sane = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+    @app.middleware("http")
+    async def _context(request, call_next):
+        rid = request.headers.get("x-request-id", "")
+        rid = rid if sane.match(rid) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        t = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = rid
+            return response
+        finally:
+            took = time.perf_counter() - t
+            route = getattr(request.scope.get("route"), "path", None)  # the template, not the ids in the URL
+            if route is None:
+                route = "unmatched"
+            elif request.url.path.startswith("/v1/") and not route.startswith("/v1/"):
+                route = "/v1" + route  # routers included under /v1 keep their own path
+            REQUESTS.labels(request.method, route, str(status)).observe(took)
+            access.info("request", extra={"method": request.method, "path": request.url.path, "status": status,
+                                          "duration_ms": round(took * 1000, 2)})
+            request_id.reset(token)
+PUBLIC_PATHS = {("GET", "/v1/health"), ("GET", "/v1/ready")}
+
+
+def _policy(route: APIRoute) -> Allow | None:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Allow):
+            return dep.call
+        stack.extend(dep.dependencies)
+    return None
+
+
+def route_policies() -> dict[tuple[str, str], frozenset]:
+    """(method, path) -> the roles allowed. Raises if a secured route declares no `Allow` policy, so a route
+    cannot ship without saying who may call it."""
+    out = {}
+    for router in SECURED_ROUTERS:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            policy = _policy(route)
+            if policy is None:
+                raise RuntimeError(f"route {sorted(route.methods)} {route.path} declares no role policy")
+            for m in route.methods:
+                out[(m, "/v1" + route.path)] = policy.roles
+    return out

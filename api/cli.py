@@ -18,6 +18,10 @@ eval_app = typer.Typer(no_args_is_help=True, help="Evaluation runs on labelled e
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys (shown once at creation; stored hashed).")
+ledger_app = typer.Typer(no_args_is_help=True, help="The append-only decisions ledger.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(ledger_app, name="ledger")
 
 
 @catalog_app.command("stats")
@@ -112,15 +116,19 @@ def serve(
     from api.app import create_app
     from core.db import upgrade
 
+    from core.telemetry import configure_logging
+
     settings = _runtime_settings()
+    configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.resolved_database_url)
     typer.echo(f"clausewise: {settings.public_summary()}", err=True)
+    _bootstrap_admin_key(settings)
     child = None
     if worker and not settings.task_always_eager:
         child = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
     try:
         uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                    log_level=settings.log_level.lower())
+                    log_level=settings.log_level.lower(), log_config=None)
     finally:
         if child is not None:
             child.terminate()
@@ -146,9 +154,19 @@ def worker(
     from ingest.partition import warm_up
     from api.jobs import get_classifier, register_tasks
 
+    from celery.signals import setup_logging
+
+    from core.telemetry import REGISTRY, configure_logging
+
     settings = _runtime_settings()
+    # our JSON lines instead of Celery's own logging set-up
+    setup_logging.connect(lambda **_: configure_logging(settings.log_level, settings.log_json), weak=False)
     capp = make_celery(settings)
     register_tasks(capp, lambda: Runtime(settings))
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=REGISTRY)
 
     def _warm(**_):
         warm_up()
@@ -309,13 +327,114 @@ def eval_compare(run_a: Path = typer.Argument(..., exists=True), run_b: Path = t
         typer.echo(f"{key:12}{metric:>14}{show(va):>10}{show(vb):>10}{show(d):>10}")
 
 
+def _bootstrap_admin_key(settings: Settings) -> None:
+    """On a database with no keys at all, create one admin key for the default tenant and say where it is."""
+    from core.auth import create_key, has_keys
+    from core.db import Database
+
+    db = Database.from_settings(settings)
+    try:
+        if has_keys(db):
+            return
+        _, key = create_key(db, tenant="default", role="admin", name="bootstrap admin")
+    finally:
+        db.dispose()
+    path = settings.data_dir.resolve() / "admin.key"
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    typer.echo(f"clausewise: no API keys existed; created an admin key for tenant 'default' (saved to {path}):\n"
+               f"  {key}\nUse it as 'Authorization: Bearer <key>'; create others with 'clausewise keys create'.",
+               err=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: str = typer.Option("default", "--tenant", help="Tenant slug (created if new)"),
+    role: str = typer.Option(..., "--role", help="uploader, reviewer, auditor or admin"),
+    name: str = typer.Option(None, "--name", help="Who or what holds the key"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create an API key and print it (the only time it is shown)."""
+    from core.auth import create_key
+    from core.db import Database
+    from core.errors import ClausewiseError
+
+    db = Database.from_settings(_runtime_settings())
+    try:
+        row, key = create_key(db, tenant=tenant, role=role, name=name)
+    except ClausewiseError as e:
+        typer.echo(f"error: {e.detail}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps({"key": key, "id": row.id, "tenant_id": row.tenant_id, "role": row.role}))
+    else:
+        typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, tenant: str = typer.Option("default", "--tenant")) -> None:
+    """Revoke a key by id."""
+    from core.auth import ensure_tenant, revoke_key
+    from core.db import Database
+
+    db = Database.from_settings(_runtime_settings())
+    try:
+        typer.echo(json.dumps(revoke_key(db, ensure_tenant(db, tenant, create=False).id, key_id)))
+    finally:
+        db.dispose()
+
+
+@ledger_app.command("verify")
+def ledger_verify(tenant: str = typer.Option(None, "--tenant", help="One tenant slug or id (default: all)")) -> None:
+    """Recompute every tenant's hash chain; exit 1 if any row was changed, removed or re-linked."""
+    from core import ledger
+    from core.auth import ensure_tenant
+    from core.db import Database
+
+    db = Database.from_settings(_runtime_settings())
+    try:
+        tenants = [ensure_tenant(db, tenant, create=False).id] if tenant else ledger.tenants_with_decisions(db)
+        results = [ledger.verify(db, t).public() for t in tenants]
+    finally:
+        db.dispose()
+    ok = all(r["ok"] for r in results)
+    typer.echo(json.dumps({"ok": ok, "tenants": results}, indent=2))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("export-labels")
+def export_labels_cmd(
+    out: Path = typer.Option(..., "--out", help="JSON Lines file to write (evaluation-set format)"),
+    tenant: str = typer.Option("default", "--tenant"),
+) -> None:
+    """Write confirmed and rejected reviewer decisions as a labelled evaluation set."""
+    from classifiers.exports import export_labels, write_jsonl
+    from core.auth import ensure_tenant
+    from core.db import Database
+
+    db = Database.from_settings(_runtime_settings())
+    try:
+        items = export_labels(db=db, tenant_id=ensure_tenant(db, tenant, create=False).id)
+    finally:
+        db.dispose()
+    with out.open("w", encoding="utf-8") as fh:
+        write_jsonl(items, fh)
+    typer.echo(f"wrote {len(items)} labelled item(s) to {out}", err=True)
+
+
 @app.command("reconcile")
-def reconcile_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="Report only; change nothing")) -> None:
+def reconcile_cmd(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report only; change nothing"),
+    grace: float = typer.Option(None, "--grace", help="Seconds a started job counts as alive (default: the job "
+                                                      "time limit); 0 after a crash of every worker"),
+) -> None:
     """Repair disagreements between SQL and the vector store (orphan or missing vectors)."""
     from core.runtime import Runtime
     from ingest.reconcile import reconcile
 
-    report = reconcile(Runtime(_runtime_settings()), dry_run=dry_run)
+    report = reconcile(Runtime(_runtime_settings()), dry_run=dry_run, grace_s=grace)
     typer.echo(json.dumps(report.as_dict()))
 
 

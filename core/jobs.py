@@ -6,11 +6,14 @@ from celery import Celery
 
 from core.settings import Settings
 
-HARD_TIME_LIMIT_S = 900
-SOFT_TIME_LIMIT_S = 840
-# Redis redelivers unacknowledged tasks after the visibility timeout; it must outlast the longest task.
-VISIBILITY_TIMEOUT_S = 2 * HARD_TIME_LIMIT_S
 MAX_DELIVERIES = 3
+
+
+def time_limits(settings: Settings) -> tuple[int, int, int]:
+    """(hard, soft, visibility timeout) in seconds. Redis redelivers an unacknowledged task after the visibility
+    timeout, so it is twice the hard limit: a running task is never handed to a second worker."""
+    hard = settings.job_time_limit_s
+    return hard, max(hard - 60, int(hard * 0.9)), 2 * hard
 INGEST_TASK = "clausewise.ingest_document"
 EVAL_TASK = "clausewise.eval_run"
 
@@ -19,14 +22,15 @@ def make_celery(settings: Settings) -> Celery:
     """A Celery app on the configured broker: late acks, reject on worker loss, one task prefetched."""
     if settings.resolved_broker_url.startswith("sqla+sqlite"):
         settings.ensure_dirs()
+    hard, soft, visibility = time_limits(settings)
     app = Celery("clausewise", broker=settings.resolved_broker_url, backend=settings.resolved_result_backend,
                  set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_time_limit=HARD_TIME_LIMIT_S,
-        task_soft_time_limit=SOFT_TIME_LIMIT_S,
+        task_time_limit=hard,
+        task_soft_time_limit=soft,
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         result_serializer="json",
@@ -38,7 +42,7 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=settings.queue_name,
     )
     if settings.resolved_broker_url.startswith(("redis://", "rediss://")):
-        app.conf.broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
-        app.conf.result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
+        app.conf.broker_transport_options = {"visibility_timeout": visibility}
+        app.conf.result_backend_transport_options = {"visibility_timeout": visibility}
     app.clausewise_settings = settings
     return app

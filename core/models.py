@@ -74,6 +74,7 @@ class Document(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     classification_run_id: Mapped[str | None] = mapped_column(String(36))
+    uploaded_by: Mapped[str | None] = mapped_column(String(36))
 
     jobs: Mapped[list["Job"]] = relationship(back_populates="document", order_by="Job.created_at")
 
@@ -168,6 +169,84 @@ class Suggestion(Base):
     catalog_version: Mapped[str] = mapped_column(String(40))
     config_hash: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # LLM verification (issue 5); empty when no LLM step ran
+    llm_verdict: Mapped[str | None] = mapped_column(String(20))
+    llm_rationale: Mapped[str | None] = mapped_column(Text)
+    llm_model: Mapped[str | None] = mapped_column(String(200))
+    prompt_version: Mapped[str | None] = mapped_column(String(20))
+
+
+class Role(str, Enum):
+    uploader = "uploader"
+    reviewer = "reviewer"
+    auditor = "auditor"
+    admin = "admin"
+
+
+class ApiKey(Base):
+    """A caller: the key itself is never stored, only its SHA-256 (keys are 256-bit random)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DecisionKind(str, Enum):
+    confirm = "confirm"
+    reject = "reject"
+    add = "add"  # a reviewer-added mapping, confirmed by its author
+
+
+class ReasonCode(str, Enum):
+    wrong_control = "wrong_control"
+    partial = "partial"
+    insufficient_evidence = "insufficient_evidence"
+    stale = "stale"
+    out_of_scope = "out_of_scope"
+    other = "other"
+
+
+class Decision(Base):
+    """One reviewer decision: insert-only (database triggers refuse UPDATE and DELETE), hash-chained per tenant.
+
+    `prev_hash` is unique per tenant, so two writers racing for the same chain head cannot fork the chain:
+    the loser's insert fails and is retried on the new head.
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq", name="uq_decisions_tenant_seq"),
+        UniqueConstraint("tenant_id", "prev_hash", name="uq_decisions_tenant_prev"),
+        Index("ix_decisions_suggestion", "suggestion_id", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    suggestion_id: Mapped[str] = mapped_column(ForeignKey("suggestions.id"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    framework: Mapped[str] = mapped_column(String(40))
+    control_id: Mapped[str] = mapped_column(String(40))
+    decision: Mapped[str] = mapped_column(String(20))
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str | None] = mapped_column(Text)
+    actor_key_id: Mapped[str | None] = mapped_column(String(36))
+    actor: Mapped[str] = mapped_column(String(200))
+    supersedes_id: Mapped[str | None] = mapped_column(String(36))
+    quote_sha256: Mapped[str | None] = mapped_column(String(64))
+    classifier_version: Mapped[str] = mapped_column(String(200))
+    catalog_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 class EvalRun(Base):

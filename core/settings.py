@@ -33,7 +33,23 @@ class Settings(BaseSettings):
     worker_concurrency: int = 1
     queue_name: str = Field(default="clausewise", description="Celery queue the API publishes to and workers consume")
     task_always_eager: bool = False
+    job_time_limit_s: int = Field(default=900, ge=5, description="Hard limit of one job; the Redis visibility "
+                                                                 "timeout is twice this.")
     log_level: str = "INFO"
+    log_json: bool = Field(default=True, description="One JSON object per log line (request and job ids included).")
+    worker_metrics_port: int = Field(default=0, description="A worker serves Prometheus metrics here (0: off).")
+    worker_metrics_host: str = "127.0.0.1"
+    # review workflow
+    four_eyes: bool = Field(default=False, description="A reviewer cannot confirm a document they uploaded.")
+    # LLM assist (issue 5): none | openai-compatible | ollama | local
+    llm_mode: Literal["none", "openai-compatible", "ollama", "local"] = "none"
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible or Ollama endpoint.")
+    llm_model: str | None = None
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_s: float = 60.0
+    llm_max_calls_per_document: int = 4
+    llm_max_tokens_per_document: int = 6000
+    llm_candidates: int = Field(default=5, description="Top candidates per framework the LLM verifies.")
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> "Settings":

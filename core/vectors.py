@@ -75,6 +75,15 @@ class VectorStore:
         got = self._collection(tenant_id).get(ids=ids, include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
+    def owners(self, tenant_id: str, ids: Sequence[str]) -> dict[str, str | None]:
+        """The document id each vector was written for (from its metadata)."""
+        out: dict[str, str | None] = {}
+        col = self._collection(tenant_id)
+        for i in range(0, len(ids), 5000):
+            got = col.get(ids=list(ids[i:i + 5000]), include=["metadatas"])
+            out.update({vid: (m or {}).get("document_id") for vid, m in zip(got["ids"], got["metadatas"])})
+        return out
+
     def delete(self, tenant_id: str, ids: Sequence[str]) -> None:
         if ids:
             col = self._collection(tenant_id)

@@ -74,6 +74,7 @@ def inspect_upload(sink: UploadSink, filename: str) -> tuple[str, S.Sniffed, str
 def register_upload(
     *, db: Database, blobs: BlobStore, tenant_id: str, sink: UploadSink, sha256: str, filename: str,
     sniffed: S.Sniffed, claimed: str | None, title: str | None, evidence_date: datetime | None,
+    uploaded_by: str | None = None,
 ) -> Registered:
     """Store the original content-addressed and create the Document and its Job, once per tenant and sha256."""
     with db.session() as s:
@@ -84,7 +85,7 @@ def register_upload(
     key = blobs.commit(sink.tmp, sha256)
     doc = Document(tenant_id=tenant_id, sha256=sha256, size_bytes=sink.size, filename=filename, title=title,
                    claimed_type=claimed, detected_type=sniffed.media_type, storage_key=key,
-                   status=DocumentStatus.queued.value, evidence_date=evidence_date,
+                   status=DocumentStatus.queued.value, evidence_date=evidence_date, uploaded_by=uploaded_by,
                    meta={"encoding": sniffed.encoding} if sniffed.encoding else {})
     job = Job(tenant_id=tenant_id, document=doc, state=DocumentStatus.queued.value, stage="queued", timings={})
     try:

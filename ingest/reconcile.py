@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.models import Chunk, Document, DocumentStatus, Tenant
+from core.models import Chunk, Document, DocumentStatus, Job, Tenant, utcnow
 from core.runtime import Runtime
 from ingest.pipeline import vector_metadata
 from ingest.chunking import ChunkSpec
@@ -19,15 +20,30 @@ class ReconcileReport:
     orphans_deleted: int = 0
     documents_missing_vectors: list[str] = field(default_factory=list)
     vectors_restored: int = 0
+    in_flight_vectors_kept: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def reconcile(rt: Runtime, *, dry_run: bool = False) -> ReconcileReport:
-    """Delete vectors no indexed document owns; re-embed chunks of indexed documents whose vectors are missing."""
+def _in_flight(rt: Runtime, grace_s: float) -> set[str]:
+    """Documents a live job may be writing right now: processing, with a job started within the grace period."""
+    since = utcnow() - timedelta(seconds=grace_s)
+    with rt.db.session() as s:
+        return set(s.scalars(select(Job.document_id).join(Document, Document.id == Job.document_id).where(
+            Document.status.in_([DocumentStatus.processing.value, DocumentStatus.queued.value]),
+            Job.started_at.is_not(None), Job.started_at >= since)))
+
+
+def reconcile(rt: Runtime, *, dry_run: bool = False, grace_s: float | None = None) -> ReconcileReport:
+    """Delete vectors no indexed document owns; re-embed chunks of indexed documents whose vectors are missing.
+
+    Vectors of a document whose job started less than `grace_s` ago (default: the job time limit) are left
+    alone: a live worker writes vectors before it commits the chunks, and may be between the two right now.
+    """
     report = ReconcileReport(dry_run=dry_run)
+    in_flight = _in_flight(rt, rt.settings.job_time_limit_s if grace_s is None else grace_s)
     with rt.db.session() as s:
         tenants = s.scalars(select(Tenant.id)).all()
     for tenant_id in tenants:
@@ -39,6 +55,11 @@ def reconcile(rt: Runtime, *, dry_run: bool = False) -> ReconcileReport:
         expected = {cid: doc for cid, doc in rows}
         present = rt.vectors.ids(tenant_id)
         orphans = sorted(present - set(expected))
+        if orphans and in_flight:
+            owners = rt.vectors.owners(tenant_id, orphans)
+            kept = [o for o in orphans if owners.get(o) in in_flight]
+            report.in_flight_vectors_kept += len(kept)
+            orphans = sorted(set(orphans) - set(kept))
         report.orphan_vectors += len(orphans)
         if orphans and not dry_run:
             rt.vectors.delete(tenant_id, orphans)

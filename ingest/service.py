@@ -80,3 +80,26 @@ def list_chunks(*, db: Database, tenant_id: str, document_id: str, page: int, pa
             "line_start": c.line_start, "line_end": c.line_end, "ts_start": _iso(c.ts_start),
             "ts_end": _iso(c.ts_end), "section": c.section, "kind": c.meta.get("kind") if c.meta else None,
         } for c in rows], "total": total, "page": page, "page_size": page_size}
+
+
+def search_chunks(*, db: Database, vectors, embedder, tenant_id: str, query: str, k: int = 10) -> dict:
+    """Semantic search over the tenant's indexed chunks (its own Chroma collection), answered from SQL rows of the
+    same tenant only: a vector without a chunk row of this tenant is never shown."""
+    q = query.strip()
+    if not q:
+        raise ClausewiseError(ErrorCode.validation_error, "q must not be empty")
+    hits = vectors.query(tenant_id, embedder.embed([q[:2000]])[0], k=k)
+    ids = [h["id"] for h in hits]
+    with db.session() as s:
+        rows = {c.id: (c, d) for c, d in s.execute(
+            select(Chunk, Document).join(Document, Document.id == Chunk.document_id)
+            .where(Chunk.id.in_(ids), Chunk.tenant_id == tenant_id, Document.tenant_id == tenant_id)).tuples()}
+    items = []
+    for h in hits:
+        if h["id"] not in rows:
+            continue
+        c, d = rows[h["id"]]
+        items.append({"chunk_id": c.id, "document_id": d.id, "filename": d.filename, "score": round(1 - h["distance"], 4),
+                      "text": c.text, "char_start": c.char_start, "char_end": c.char_end, "page": c.page,
+                      "record_start": c.record_start, "line_start": c.line_start, "line_end": c.line_end})
+    return {"query": q, "items": items}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from core import telemetry
 from core.errors import ErrorCode
 from core.jobs import MAX_DELIVERIES
 from core.models import Document, DocumentStatus, Job
@@ -32,7 +33,21 @@ def _claimable(rt: Runtime, document_id: str, job_id: str) -> str | None:
 
 def run_ingest_job(rt: Runtime, document_id: str, job_id: str) -> str:
     """One delivery of an ingestion job. Counts deliveries so a file that kills its worker ends `failed`."""
-    return _claimable(rt, document_id, job_id) or index_document(rt, document_id, job_id)
+    token = telemetry.job_id.set(job_id)
+    try:
+        done = _claimable(rt, document_id, job_id)
+        if done is not None:
+            log.info("job already %s", done, extra={"document_id": document_id})
+            return done
+        log.info("job started", extra={"document_id": document_id})
+        status = index_document(rt, document_id, job_id)
+        with rt.db.session() as s:
+            job = s.get(Job, job_id)
+            telemetry.observe_job(job.timings if job else {}, status)
+        log.info("job %s", status, extra={"document_id": document_id})
+        return status
+    finally:
+        telemetry.job_id.reset(token)
 
 
 def run_ingest_jobs(rt: Runtime, jobs: list[tuple[str, str]], on_done=None, lookahead: bool = True) -> list[str]:

@@ -38,13 +38,30 @@ def migrated_settings(settings):
     return settings
 
 
+def make_key(settings, role="admin", tenant="default", name=None) -> str:
+    """A real API key in the settings' database (tenant created if new)."""
+    from core.auth import create_key
+    from core.db import Database
+
+    db = Database.from_settings(settings)
+    try:
+        return create_key(db, tenant=tenant, role=role, name=name or f"test {role}")[1]
+    finally:
+        db.dispose()
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
 @pytest.fixture
 def client(migrated_settings):
+    """The app in-process, with an admin key of the default tenant on every request."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
-    with TestClient(create_app(migrated_settings)) as c:
+    with TestClient(create_app(migrated_settings), headers=bearer(make_key(migrated_settings))) as c:
         yield c
 
 
@@ -121,7 +138,7 @@ def eager_client(eager_settings):
     from ingest.partition import warm_up
 
     warm_up()
-    with TestClient(create_app(eager_settings)) as c:
+    with TestClient(create_app(eager_settings), headers=bearer(make_key(eager_settings))) as c:
         yield c
 
 
@@ -131,7 +148,8 @@ def wait_for_document(client, document_id, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
         doc = client.get(f"/v1/documents/{document_id}").json()
-        if doc["status"] in ("indexed", "failed"):
-            return doc
+        timings = (doc.get("job") or {}).get("timings") or {}
+        if doc["status"] == "failed" or (doc["status"] == "indexed" and "classify_s" in timings):
+            return doc  # an indexed document is classified by the same job: wait for that too
         time.sleep(0.2)
     raise AssertionError(f"document {document_id} still {doc['status']} after {timeout}s")

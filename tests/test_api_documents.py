@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 import factories as F
-from conftest import FIXTURES, LiveServer, wait_for_document
+from conftest import FIXTURES, LiveServer, bearer, make_key, wait_for_document
 
 
 def upload(client, name, data, **fields):
@@ -99,6 +99,7 @@ def small_limit_server(eager_settings):
 
     settings = eager_settings.model_copy(update={"max_upload_bytes": 1024 * 1024})
     with LiveServer(create_app(settings)) as srv:
+        srv.key = make_key(settings)
         yield srv, settings
 
 
@@ -112,6 +113,7 @@ def test_oversized_upload_is_refused_before_the_body_is_read(small_limit_server)
             "Content-Type: text/plain\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", srv.port), timeout=15) as sock:
         sock.sendall((f"POST /v1/documents HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                      f"Authorization: Bearer {srv.key}\r\n"
                       f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n").encode())
         for piece in [head] + [b"A" * 65536] * 32:  # 2 MiB of file data against a 1 MiB limit
             sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
@@ -125,7 +127,7 @@ def test_oversized_upload_is_refused_before_the_body_is_read(small_limit_server)
     assert b" 413 " in status_line, response[:300]
     assert b'"error_code":"file_too_large"' in response
     assert list((settings.originals_dir / "tmp").iterdir()) == []
-    with httpx.Client(base_url=srv.url) as c:
+    with httpx.Client(base_url=srv.url, headers=bearer(srv.key)) as c:
         assert c.get("/v1/documents").json()["total"] == 0
 
 
@@ -135,6 +137,7 @@ def test_declared_oversized_length_gets_413_at_once(small_limit_server):
     srv, _ = small_limit_server
     with socket.create_connection(("127.0.0.1", srv.port), timeout=15) as sock:
         sock.sendall(b"POST /v1/documents HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n"
+                     b"Authorization: Bearer " + srv.key.encode() + b"\r\n"
                      b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n")
         response = sock.recv(65536)
     assert b" 413 " in response.split(b"\r\n")[0] and b"file_too_large" in response
@@ -144,9 +147,11 @@ def test_twenty_identical_concurrent_uploads_make_one_document(eager_settings):
     from api.app import create_app
 
     data = (FIXTURES / "KHA-STD-DATA-007_training_audio_retention_and_lineage.md").read_bytes()
+    key = make_key(eager_settings, "uploader")
     with LiveServer(create_app(eager_settings)) as srv:
         def one(i):
-            return httpx.post(f"{srv.url}/v1/documents", files={"file": (f"copy{i}.md", data)}, timeout=60)
+            return httpx.post(f"{srv.url}/v1/documents", files={"file": (f"copy{i}.md", data)}, timeout=60,
+                              headers=bearer(key))
 
         with cf.ThreadPoolExecutor(20) as pool:
             results = list(pool.map(one, range(20)))
@@ -154,7 +159,7 @@ def test_twenty_identical_concurrent_uploads_make_one_document(eager_settings):
         assert codes == [200] * 19 + [202], codes
         created = next(r.json()["document_id"] for r in results if r.status_code == 202)
         assert all(r.json()["duplicate_of"] == created for r in results if r.status_code == 200)
-        with httpx.Client(base_url=srv.url) as c:
+        with httpx.Client(base_url=srv.url, headers=bearer(key)) as c:
             assert c.get("/v1/documents").json()["total"] == 1
             doc = wait_for_document(c, created)
         assert doc["status"] == "indexed"

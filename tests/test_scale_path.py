@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from conftest import FIXTURES, REDIS_URL, _port_open, free_port, wait_for_document
+from conftest import FIXTURES, REDIS_URL, _port_open, bearer, free_port, make_key, wait_for_document
 from test_worker import start_worker, stop
 
 
@@ -61,7 +61,7 @@ def test_upload_to_suggestions_on_postgres_redis_and_a_chroma_server(tmp_path, p
     upgrade(pg_url)
     worker = start_worker(settings, env)
     try:
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), headers=bearer(make_key(settings))) as client:
             name = "github_aerie-infra_issue_318_stale_workload_identity.json"
             r = client.post("/v1/documents", files={"file": (name, (FIXTURES / name).read_bytes())})
             assert r.status_code == 202, r.text

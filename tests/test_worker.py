@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import FIXTURES, REDIS_URL, _port_open, wait_for_document
+from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, wait_for_document
 
 
 def start_worker(settings, extra_env=None):
@@ -34,7 +34,7 @@ def run_flow(settings, env):
 
     worker = start_worker(settings, env)
     try:
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), headers=bearer(make_key(settings))) as client:
             ids = []
             for name in ("jira_SECOPS-842_rotate_transcription_sp_secret.json", "mlp-train-gpu-04_auth.log"):
                 r = client.post("/v1/documents", files={"file": (name, (FIXTURES / name).read_bytes())})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import CatalogDep
+from api.deps import READ, CatalogDep
 from catalog import Catalog, Framework
 from core.errors import ClausewiseError, ErrorCode
 
@@ -18,7 +18,7 @@ def _framework(catalog: Catalog, key: str) -> Framework:
     return catalog.frameworks[key]
 
 
-@router.get("/frameworks")
+@router.get("/frameworks", dependencies=[Depends(READ)])
 def list_frameworks(catalog: CatalogDep) -> dict:
     """List the frameworks with their counts, licence and attribution."""
     stats = catalog.stats()
@@ -32,7 +32,7 @@ def list_frameworks(catalog: CatalogDep) -> dict:
     }
 
 
-@router.get("/frameworks/{framework}/controls")
+@router.get("/frameworks/{framework}/controls", dependencies=[Depends(READ)])
 def list_controls(
     framework: str,
     catalog: CatalogDep,
@@ -47,7 +47,7 @@ def list_controls(
             "items": [c.public() for c in items]}
 
 
-@router.get("/controls/{framework}/{control_id}")
+@router.get("/controls/{framework}/{control_id}", dependencies=[Depends(READ)])
 def get_control(
     framework: str, control_id: str, catalog: CatalogDep,
     max_hops: int = Query(1, ge=1, le=3, description="Crosswalk hops to follow"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import RuntimeDep, TenantDep
+from api.deps import READ, UPLOAD, PrincipalDep, RuntimeDep, TenantDep
 from api.upload import receive_upload
 from core.errors import ClausewiseError, ErrorCode
+from core.telemetry import UPLOADS
 from ingest import service
 from ingest.intake import UploadSink, inspect_upload, register_upload
 
@@ -42,11 +43,20 @@ def _evidence_date(value: str | None) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
-@router.post("/documents", status_code=202, openapi_extra=UPLOAD_SCHEMA,
+@router.post("/documents", status_code=202, openapi_extra=UPLOAD_SCHEMA, dependencies=[Depends(UPLOAD)],
              responses={200: {"description": "Same bytes already uploaded: `duplicate_of` names the document"},
                         413: {"description": "file_too_large"}, 415: {"description": "unsupported type or mismatch"}})
-async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep) -> JSONResponse:
+async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep,
+                          principal: PrincipalDep) -> JSONResponse:
     """Upload one evidence file; 202 with the document and job ids, or 200 with `duplicate_of`."""
+    try:
+        return await _upload(request, rt, tenant_id, principal)
+    except ClausewiseError as e:
+        UPLOADS.labels(outcome=e.code.value).inc()
+        raise
+
+
+async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONResponse:
     max_bytes = rt.settings.max_upload_bytes
     got = await receive_upload(request, lambda: UploadSink(rt.blobs, max_bytes), max_bytes)
     sink = got.sink
@@ -58,11 +68,12 @@ async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep
         reg = await run_in_threadpool(
             lambda: register_upload(db=rt.db, blobs=rt.blobs, tenant_id=tenant_id, sink=sink, sha256=sha,
                                     filename=safe, sniffed=sniffed, claimed=claimed, title=title,
-                                    evidence_date=evidence_date))
+                                    evidence_date=evidence_date, uploaded_by=principal.key_id))
     except BaseException:
         sink.discard()
         raise
     doc = reg.document
+    UPLOADS.labels(outcome="duplicate" if reg.duplicate else "accepted").inc()
     if reg.duplicate:
         return JSONResponse({"duplicate_of": doc.id, "document_id": doc.id, "status": doc.status,
                              "sha256": doc.sha256}, status_code=200)
@@ -72,20 +83,20 @@ async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep
                         status_code=202)
 
 
-@router.get("/documents")
+@router.get("/documents", dependencies=[Depends(READ)])
 def list_documents(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
                    page_size: int = Query(50, ge=1, le=500), status: str | None = None) -> dict:
     """A page of documents, newest first."""
     return service.list_documents(db=rt.db, tenant_id=tenant_id, page=page, page_size=page_size, status=status)
 
 
-@router.get("/documents/{document_id}")
+@router.get("/documents/{document_id}", dependencies=[Depends(READ)])
 def get_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """A document's status, error code, chunk count, detected kind and evidence date range."""
     return service.get_document(db=rt.db, tenant_id=tenant_id, document_id=document_id)
 
 
-@router.get("/documents/{document_id}/chunks")
+@router.get("/documents/{document_id}/chunks", dependencies=[Depends(READ)])
 def list_chunks(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
                 page_size: int = Query(100, ge=1, le=1000)) -> dict:
     """A document's chunks with page, record, line and character provenance."""
@@ -93,7 +104,7 @@ def list_chunks(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, page: in
                                page_size=page_size)
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", dependencies=[Depends(READ)])
 def get_job(job_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """An ingestion job: state, current stage and percentage."""
     return service.get_job(db=rt.db, tenant_id=tenant_id, job_id=job_id)

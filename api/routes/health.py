@@ -1,6 +1,12 @@
-"""Liveness."""
+"""Liveness and readiness (both public: probes carry no keys)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from api.deps import CatalogDep, SettingsDep
 
@@ -11,6 +17,38 @@ router = APIRouter(tags=["health"])
 def health(settings: SettingsDep, catalog: CatalogDep) -> dict:
     """Report that the process is up, with the catalog version it serves."""
     return {"status": "ok", "version": _version(), "catalog_version": catalog.version, "env": settings.env}
+
+
+def _check(fn) -> dict:
+    t = time.perf_counter()
+    try:
+        fn()
+        return {"ok": True, "ms": round((time.perf_counter() - t) * 1000, 1)}
+    except Exception as e:  # noqa: BLE001 - readiness reports any failure as not ready
+        return {"ok": False, "ms": round((time.perf_counter() - t) * 1000, 1), "error": f"{type(e).__name__}: {e}"[:300]}
+
+
+def _database(request: Request) -> None:
+    from sqlalchemy import text
+
+    with request.app.state.db.engine.connect() as conn:
+        conn.execute(text("select 1"))
+
+
+@router.get("/ready", responses={503: {"description": "not_ready: a dependency does not answer"}})
+async def ready(request: Request) -> JSONResponse:
+    """Check the database, the broker (unless jobs run in-process) and the vector store."""
+    rt, dispatch = request.app.state.runtime, request.app.state.dispatch
+    checks = {
+        "database": await run_in_threadpool(_check, lambda: _database(request)),
+        "broker": await run_in_threadpool(_check, dispatch.ping),
+        "vector_store": await run_in_threadpool(_check, lambda: rt.vectors.heartbeat()),
+    }
+    ok = all(c["ok"] for c in checks.values())
+    body = {"status": "ready" if ok else "not_ready", "checks": checks}
+    if not ok:
+        body["error_code"] = "not_ready"
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 def _version() -> str:

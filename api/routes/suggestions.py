@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CatalogDep, RuntimeDep, TenantDep
+from api.deps import CLASSIFY, READ, CatalogDep, RuntimeDep, TenantDep
 from api.jobs import classify
 from classifiers.suggest import list_suggestions
 
 router = APIRouter(tags=["suggestions"])
 
 
-@router.post("/documents/{document_id}/classify")
+@router.post("/documents/{document_id}/classify", dependencies=[Depends(CLASSIFY)])
 async def classify_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """Run the classifier again on an indexed document; earlier suggestion runs are kept."""
     return await run_in_threadpool(classify, rt, tenant_id, document_id)
 
 
-@router.get("/documents/{document_id}/suggestions")
+@router.get("/documents/{document_id}/suggestions", dependencies=[Depends(READ)])
 def get_suggestions(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
                     framework: str | None = Query(None, description="e.g. ISO-IEC-42001-2023")) -> dict:
     """The latest run's suggestions, ranked per framework, with quotes, confidences and crosswalk paths."""

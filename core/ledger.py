@@ -1,0 +1,125 @@
+"""The decisions ledger: insert-only rows, hash-chained per tenant, verifiable without trusting the app.
+
+Each row's hash covers a canonical JSON form of the decision (who, what, why, when, the suggestion's classifier and
+catalog versions, the SHA-256 of the quoted evidence) and the previous row's hash. The database refuses UPDATE and
+DELETE (triggers from migration 0005); `verify` recomputes the chain, so a change made behind the app's back, with
+the triggers dropped, still shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.db import Database
+from core.errors import ClausewiseError, ErrorCode
+from core.models import Decision, Suggestion, new_id, utcnow
+
+HASHED_FIELDS = ("id", "tenant_id", "seq", "suggestion_id", "document_id", "framework", "control_id", "decision",
+                 "reason_code", "comment", "actor_key_id", "actor", "supersedes_id", "quote_sha256",
+                 "classifier_version", "catalog_version", "created_at", "prev_hash")
+MAX_RETRIES = 20
+
+
+def genesis_hash(tenant_id: str) -> str:
+    return hashlib.sha256(f"clausewise-ledger-genesis:{tenant_id}".encode()).hexdigest()
+
+
+def quote_sha256(quote: str | None) -> str | None:
+    return hashlib.sha256(quote.encode("utf-8")).hexdigest() if quote is not None else None
+
+
+def _ts(v: datetime) -> str:
+    v = v if v.tzinfo else v.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC datetimes
+    return v.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(values: dict) -> bytes:
+    """The bytes a row hash is taken over: the hashed fields, sorted keys, no whitespace, UTF-8."""
+    body = {k: (_ts(values[k]) if isinstance(values[k], datetime) else values[k]) for k in HASHED_FIELDS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def row_hash(values: dict) -> str:
+    return hashlib.sha256(canonical(values)).hexdigest()
+
+
+def _values(row: Decision) -> dict:
+    return {k: getattr(row, k) for k in HASHED_FIELDS}
+
+
+def append(db: Database, *, tenant_id: str, suggestion: Suggestion, decision: str, actor: str,
+           actor_key_id: str | None, reason_code: str | None = None, comment: str | None = None) -> Decision:
+    """Append one decision to the tenant's chain; a race for the chain head is lost by one writer and retried."""
+    for _ in range(MAX_RETRIES):
+        try:
+            with db.session() as s:
+                head = s.scalar(select(Decision).where(Decision.tenant_id == tenant_id)
+                                .order_by(Decision.seq.desc()).limit(1))
+                previous = s.scalar(select(Decision.id).where(Decision.suggestion_id == suggestion.id)
+                                    .order_by(Decision.seq.desc()).limit(1))
+                values = {
+                    "id": new_id(), "tenant_id": tenant_id, "seq": (head.seq + 1) if head else 1,
+                    "suggestion_id": suggestion.id, "document_id": suggestion.document_id,
+                    "framework": suggestion.framework, "control_id": suggestion.control_id, "decision": decision,
+                    "reason_code": reason_code, "comment": comment, "actor_key_id": actor_key_id, "actor": actor,
+                    "supersedes_id": previous, "quote_sha256": quote_sha256(suggestion.quote),
+                    "classifier_version": suggestion.classifier_version,
+                    "catalog_version": suggestion.catalog_version,
+                    # stored and hashed at microsecond precision, as both SQLite and PostgreSQL keep it
+                    "created_at": utcnow(),
+                    "prev_hash": head.row_hash if head else genesis_hash(tenant_id),
+                }
+                row = Decision(**values, row_hash=row_hash(values))
+                s.add(row)
+            return row
+        except IntegrityError:
+            continue  # another writer took this seq / chain head first
+    raise ClausewiseError(ErrorCode.ledger_busy, "the decisions ledger is busy; try again")
+
+
+@dataclass
+class Verification:
+    tenant_id: str
+    rows: int = 0
+    problems: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def public(self) -> dict:
+        return {"tenant_id": self.tenant_id, "rows": self.rows, "ok": self.ok, "problems": self.problems}
+
+
+def verify(db: Database, tenant_id: str) -> Verification:
+    """Recompute the tenant's chain: sequence gaps, broken links, changed rows and changed quoted evidence."""
+    out = Verification(tenant_id)
+    prev, expected_seq = genesis_hash(tenant_id), 1
+    with db.session() as s:
+        quotes = dict(s.execute(select(Suggestion.id, Suggestion.quote).join(
+            Decision, Decision.suggestion_id == Suggestion.id).where(Decision.tenant_id == tenant_id)).all())
+        for row in s.scalars(select(Decision).where(Decision.tenant_id == tenant_id).order_by(Decision.seq)):
+            out.rows += 1
+            where = {"seq": row.seq, "decision_id": row.id}
+            if row.seq != expected_seq:
+                out.problems.append({**where, "problem": "sequence_gap", "expected_seq": expected_seq})
+            if row.prev_hash != prev:
+                out.problems.append({**where, "problem": "broken_link"})
+            if row_hash(_values(row)) != row.row_hash:
+                out.problems.append({**where, "problem": "row_changed"})
+            if quote_sha256(quotes.get(row.suggestion_id)) != row.quote_sha256:
+                out.problems.append({**where, "problem": "evidence_changed", "suggestion_id": row.suggestion_id})
+            prev, expected_seq = row.row_hash, row.seq + 1
+    return out
+
+
+def tenants_with_decisions(db: Database) -> list[str]:
+    with db.session() as s:
+        return list(s.scalars(select(Decision.tenant_id).group_by(Decision.tenant_id)
+                              .having(func.count(Decision.id) > 0)))
