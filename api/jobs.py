@@ -10,7 +10,7 @@ from celery import Celery
 
 from catalog import load_catalog
 from core.jobs import EVAL_TASK, INGEST_TASK
-from core.models import Job
+from core.models import Document, Job
 from core.runtime import Runtime
 from core.settings import Settings
 
@@ -31,11 +31,26 @@ def get_classifier(settings: Settings):
         return _classifiers[key]
 
 
+def get_verifier(settings: Settings):
+    """The process-wide LLM verifier for the settings' llm_* fields, or None (llm_mode=none or no model)."""
+    if settings.llm_mode == "none":
+        return None
+    from classifiers.llm import verifier_from_settings
+
+    key = "llm|" + "|".join(str(getattr(settings, f)) for f in (
+        "data_dir", "llm_mode", "llm_base_url", "llm_model", "llm_timeout_s", "llm_max_calls_per_document",
+        "llm_max_tokens_per_document", "llm_candidates"))
+    with _lock:
+        if key not in _classifiers:
+            _classifiers[key] = verifier_from_settings(settings, load_catalog())
+        return _classifiers[key]
+
+
 def classify(rt: Runtime, tenant_id: str, document_id: str) -> dict:
     from classifiers.suggest import suggest_document
 
     return suggest_document(db=rt.db, vectors=rt.vectors, classifier=get_classifier(rt.settings),
-                            tenant_id=tenant_id, document_id=document_id)
+                            tenant_id=tenant_id, document_id=document_id, verifier=get_verifier(rt.settings))
 
 
 def ingest_and_classify(rt: Runtime, document_id: str, job_id: str) -> str:
@@ -47,9 +62,12 @@ def ingest_and_classify(rt: Runtime, document_id: str, job_id: str) -> str:
         return status
     with rt.db.session() as s:
         job = s.get(Job, job_id)
-        tenant_id, already = job.tenant_id, "classify_s" in (job.timings or {})
+        doc = s.get(Document, document_id)
+        # the suggestions and the document's run id commit together: a run id means this job's classification
+        # already happened (a redelivered job, or a worker killed after classifying)
+        tenant_id, already = job.tenant_id, doc.classification_run_id is not None or "classify_s" in (job.timings or {})
     if already:
-        return status  # a redelivered job whose classification already ran
+        return status
     t = time.perf_counter()
     try:
         result = classify(rt, tenant_id, document_id)

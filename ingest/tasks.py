@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 
 from core import telemetry
 from core.errors import ErrorCode
@@ -43,6 +45,8 @@ def run_ingest_job(rt: Runtime, document_id: str, job_id: str) -> str:
         status = index_document(rt, document_id, job_id)
         with rt.db.session() as s:
             job = s.get(Job, job_id)
+            if job is not None:  # which process ran it, for operators (and the two-worker test)
+                job.timings = {**(job.timings or {}), "worker": f"{socket.gethostname()}:{os.getpid()}"}
             telemetry.observe_job(job.timings if job else {}, status)
         log.info("job %s", status, extra={"document_id": document_id})
         return status
