@@ -1,0 +1,94 @@
+"""Review queue ordering and near-duplicate collapsing, and coverage states, on hand-made suggestions."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog import load_catalog
+from classifiers import review
+from core import ledger
+from core.db import Database, upgrade
+from core.models import DEFAULT_TENANT_ID, Document, Suggestion, new_id
+
+ISO = "ISO-IEC-42001-2023"
+
+
+@pytest.fixture
+def db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    upgrade(url)
+    d = Database(url)
+    yield d
+    d.dispose()
+
+
+def _doc(db, name, evidence_date=None):
+    doc = Document(id=new_id(), tenant_id=DEFAULT_TENANT_ID, sha256=new_id().replace("-", "").ljust(64, "0"),
+                   size_bytes=1, filename=name, detected_type="text/plain", storage_key="k", status="indexed",
+                   classification_run_id="run-" + name, evidence_date=evidence_date)
+    with db.session() as s:
+        s.add(doc)
+    return doc
+
+
+def _sg(db, doc, control, confidence, quote, rank=1):
+    sg = Suggestion(id=new_id(), tenant_id=DEFAULT_TENANT_ID, document_id=doc.id, run_id=doc.classification_run_id,
+                    framework=ISO, control_id=control, rank=rank, raw_score=confidence, confidence=confidence,
+                    state="suggested" if confidence >= 0.5 else "needs_review", source="retrieval", quote=quote,
+                    features={}, classifier_version="v", embedder_id="e", catalog_version="c", config_hash="h")
+    with db.session() as s:
+        s.add(sg)
+    return sg
+
+
+def test_gaps_first_then_most_uncertain_and_near_duplicates_collapsed(db):
+    cat = load_catalog()
+    a, b, c = _doc(db, "a.log"), _doc(db, "b.log"), _doc(db, "c.md")
+    line = "2025-11-03 sshd accepted publickey for svc-train from 10.0.4.7 port 52311"
+    dup1 = _sg(db, a, "A.6.2.8", 0.9, line)
+    dup2 = _sg(db, b, "A.6.2.8", 0.88, line.replace("52311", "52312"))  # the same event, another port
+    uncertain = _sg(db, c, "A.2.2", 0.52, "The AI policy is approved by the board and reviewed yearly.")
+    sure = _sg(db, c, "A.9.2", 0.97, "Staff may use approved AI tools only for permitted purposes.", rank=2)
+    covered_before = _sg(db, a, "A.3.2", 0.5, "Roles for the AI system are assigned to named owners.", rank=2)
+    confirmed = _sg(db, b, "A.3.2", 0.8, "The model owner is accountable for releases.", rank=2)
+    ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=confirmed, decision="confirm", actor="r",
+                  actor_key_id=None)
+
+    q = review.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID)
+    order = [i["suggestion_id"] for i in q["items"]]
+    # gaps (no confirmed evidence) first, most uncertain first among them; A.3.2 is covered, so it comes last
+    # although its confidence of 0.5 is the most uncertain of all
+    # dup2 (0.88) is less certain than dup1 (0.9): it stands for both
+    assert order == [uncertain.id, dup2.id, sure.id, covered_before.id]
+    assert [i["coverage_gap"] for i in q["items"]] == [True, True, True, False]
+    first_dup = q["items"][1]
+    assert [d["suggestion_id"] for d in first_dup["duplicates"]] == [dup1.id]
+    assert q["total_pending"] == 5 and q["collapsed"] == 1
+
+
+def test_coverage_states_and_the_audit_period(db):
+    from datetime import datetime, timezone
+
+    cat = load_catalog()
+    old = _doc(db, "old.pdf", datetime(2024, 5, 1, tzinfo=timezone.utc))
+    new = _doc(db, "new.pdf", datetime(2025, 6, 1, tzinfo=timezone.utc))
+    c1 = _sg(db, old, "A.2.2", 0.9, "The AI policy v1 was approved.")
+    c2 = _sg(db, new, "A.9.2", 0.9, "Approved AI tools only.")
+    _sg(db, new, "A.6.2.8", 0.7, "Event logs are kept for a year.")
+    rejected = _sg(db, new, "A.7.2", 0.6, "Training data is documented.")
+    for sg, d in ((c1, "confirm"), (c2, "confirm")):
+        ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=sg, decision=d, actor="r", actor_key_id=None)
+    ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=rejected, decision="reject", actor="r",
+                  actor_key_id=None, reason_code="insufficient_evidence")
+    cov = review.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework=ISO,
+                          period_start=datetime(2025, 1, 1, tzinfo=timezone.utc),
+                          period_end=datetime(2025, 12, 31, tzinfo=timezone.utc))
+    st = {i["control_id"]: i["status"] for i in cov["items"]}
+    assert st["A.2.2"] == "confirmed_outside_period" and st["A.9.2"] == "confirmed"
+    assert st["A.6.2.8"] == "suggested" and st["A.7.2"] == "none"  # a rejected suggestion is no coverage
+    assert cov["summary"]["confirmed"] == 1 and cov["summary"]["confirmed_outside_period"] == 1
+    csf = review.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework="NIST-CSF-2.0")
+    proposed = [i for i in csf["items"] if i["status"] == "proposed"]
+    assert proposed and all(p["from"]["control_id"] in ("A.2.2", "A.9.2")
+                            for i in proposed for p in i["proposed_via_crosswalk"])
+    assert csf["summary"]["confirmed"] == 0
