@@ -50,7 +50,7 @@ class Calibrator:
 
 
 def fit(ranked: dict[str, list[np.ndarray]], correct: dict[str, list[np.ndarray]], meta: dict,
-        thresholds: dict[str, float] | None = None) -> Calibrator:
+        thresholds: dict[str, float] | None = None, c: float = 1.0) -> Calibrator:
     """Fit one logistic regression per framework on every candidate of every document (rank order)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -60,7 +60,7 @@ def fit(ranked: dict[str, list[np.ndarray]], correct: dict[str, list[np.ndarray]
         y = np.concatenate(correct[fw]) if docs else np.zeros(0)
         if len(set(y.tolist())) < 2:
             continue
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+        lr = LogisticRegression(C=c, max_iter=1000).fit(x, y)
         models[fw] = (tuple(float(v) for v in lr.coef_[0]), float(lr.intercept_[0]))
     return Calibrator(models, thresholds or {}, meta)
 

@@ -8,12 +8,16 @@ the triggers dropped, still shows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import random
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.db import Database
@@ -24,6 +28,7 @@ HASHED_FIELDS = ("id", "tenant_id", "seq", "suggestion_id", "document_id", "fram
                  "reason_code", "comment", "actor_key_id", "actor", "supersedes_id", "quote_sha256",
                  "classifier_version", "catalog_version", "created_at", "prev_hash")
 MAX_RETRIES = 20
+_SQLITE_WRITERS = threading.Lock()
 
 
 def genesis_hash(tenant_id: str) -> str:
@@ -55,10 +60,18 @@ def _values(row: Decision) -> dict:
 
 def append(db: Database, *, tenant_id: str, suggestion: Suggestion, decision: str, actor: str,
            actor_key_id: str | None, reason_code: str | None = None, comment: str | None = None) -> Decision:
-    """Append one decision to the tenant's chain; a race for the chain head is lost by one writer and retried."""
-    for _ in range(MAX_RETRIES):
+    """Append one decision to the tenant's chain.
+
+    On PostgreSQL writers to one tenant's chain queue on a transaction-scoped advisory lock; on SQLite (one writer
+    at a time anyway) the threads of a process queue on a lock. A writer of another process that still loses the
+    race for the chain head hits the unique constraint and retries.
+    """
+    for attempt in range(MAX_RETRIES):
         try:
-            with db.session() as s:
+            with _SQLITE_WRITERS if db.engine.dialect.name == "sqlite" else contextlib.nullcontext(), \
+                    db.session() as s:
+                if s.get_bind().dialect.name == "postgresql":
+                    s.execute(text("select pg_advisory_xact_lock(hashtext(:k))"), {"k": f"ledger:{tenant_id}"})
                 head = s.scalar(select(Decision).where(Decision.tenant_id == tenant_id)
                                 .order_by(Decision.seq.desc()).limit(1))
                 previous = s.scalar(select(Decision.id).where(Decision.suggestion_id == suggestion.id)
@@ -78,8 +91,8 @@ def append(db: Database, *, tenant_id: str, suggestion: Suggestion, decision: st
                 row = Decision(**values, row_hash=row_hash(values))
                 s.add(row)
             return row
-        except IntegrityError:
-            continue  # another writer took this seq / chain head first
+        except IntegrityError:  # another writer took this seq / chain head first
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
     raise ClausewiseError(ErrorCode.ledger_busy, "the decisions ledger is busy; try again")
 
 

@@ -86,7 +86,7 @@ def main(argv=None) -> dict:
     print(json.dumps(report, indent=1))
     if args.write:
         meta = {"datasets": {str(p.name): sha256_file(p) for p in args.datasets}, "heldout": report,
-                "method": "isotonic regression on top-10 candidate scores, per framework"}
+                "method": "logistic regression (Platt) on score, log rank and gap to the top score of the top-10 candidates, per framework"}
         cal = fit({fw: [r[2] for r in rs] for fw, rs in by_fw.items()},
                   {fw: [r[3] for r in rs] for fw, rs in by_fw.items()}, meta)
         CALIBRATION_FILE.parent.mkdir(parents=True, exist_ok=True)

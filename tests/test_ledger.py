@@ -150,3 +150,19 @@ def test_concurrent_writers_never_fork_the_chain(db):
     assert seqs == list(range(1, 25))
     v = ledger.verify(db, DEFAULT_TENANT_ID)
     assert v.ok and v.rows == 24, v.public()
+
+
+def test_the_database_refuses_a_second_row_on_the_same_chain_head(db):
+    """What stops a fork when writers of different processes race: unique (tenant, prev_hash) and (tenant, seq)."""
+    from sqlalchemy.exc import IntegrityError
+
+    _decide_three(db)
+    with db.session() as s:
+        row = dict(s.execute(text("select * from decisions where seq = 3")).mappings().one())
+    for change in ({"seq": 4}, {"prev_hash": "f" * 64}):  # same head, or same seq
+        forged = {**row, "id": "forged-" + next(iter(change)), **change}
+        with pytest.raises(IntegrityError):
+            with db.engine.begin() as conn:
+                conn.execute(text(f"insert into decisions ({', '.join(forged)}) "
+                                  f"values ({', '.join(':' + k for k in forged)})"), forged)
+    assert ledger.verify(db, DEFAULT_TENANT_ID).rows == 3
