@@ -20,7 +20,8 @@ _HTTP_CODES = {401: ErrorCode.unauthenticated, 403: ErrorCode.forbidden, 404: Er
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClausewiseError)
     async def _business(_: Request, exc: ClausewiseError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        headers = {"WWW-Authenticate": 'Bearer realm="clausewise"'} if exc.code is ErrorCode.unauthenticated else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

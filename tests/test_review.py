@@ -46,6 +46,7 @@ def test_every_route_answers_each_role_as_designed(migrated_settings):
                                    (bearer(revoked), "revoked key")):
                 r = c.request(method, url, headers=headers, **kw)
                 assert r.status_code == 401 and r.json()["error_code"] == "unauthenticated", (method, path, label)
+                assert r.headers["WWW-Authenticate"].startswith("Bearer")
             for role in ROLES:
                 r = c.request(method, url, headers={"X-API-Key": keys[role]}, **kw)
                 if role in {x.value for x in policies[(method, path)]}:
