@@ -2,12 +2,18 @@
 PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+# llama-cpp-python is published as an sdist only (~5-7 min to compile on 2 cores): its wheel is built once per
+# machine into WHEELS, outside the clone, so fresh clones (CI) install it without compiling.
+WHEELS ?= $(HOME)/.cache/clausewise/wheels
+LLAMA_CPP_VERSION := 0.3.36
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	# Plain pip on purpose: it takes the CPU torch wheel from this machine kind's disk (uv/poetry would download CUDA).
-	$(VENV)/bin/pip install -q -e '.[test]'
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF" $(VENV)/bin/pip wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELS)
+	$(VENV)/bin/pip install -q --find-links $(WHEELS) --only-binary llama-cpp-python -e '.[test,llm]'
 	touch $(STAMP)
 
 .PHONY: install run test bench

@@ -52,6 +52,11 @@ class Draft:
     features: dict
     crosswalk_path: list | None = None
     relationship: str | None = None
+    # set only when an LLM step ran (classifiers/llm.py)
+    llm_verdict: str | None = None
+    llm_rationale: str | None = None
+    llm_model: str | None = None
+    prompt_version: str | None = None
 
 
 @dataclass
@@ -127,8 +132,26 @@ def _chunk_vectors(vectors, tenant_id: str, ids: list[str]) -> np.ndarray:
     return np.asarray([by_id[i] for i in ids], dtype=np.float32)
 
 
-def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, document_id: str) -> dict:
-    """Classify an indexed document and store a new run of suggestions; earlier runs stay for the record."""
+def verify_drafts(classifier: Classifier, verifier, drafts: list[Draft],
+                  chunk_texts: list[str]) -> tuple[list[Draft], dict]:
+    """The LLM step: verdicts on the top candidates adjust confidence, rank and state; stats for the caller."""
+    from classifiers.llm import apply_verdicts
+
+    verification = verifier.verify(drafts, chunk_texts)
+    thresholds = {fw: classifier.calibrator.threshold(fw) for fw in {d.framework for d in drafts}}
+    stats = {k: v for k, v in verification.stats.items() if k != "dropped"}
+    stats.update(model=verification.model_id, prompt_version=verification.prompt_version,
+                 errors=stats["errors"][:3])
+    return apply_verdicts(drafts, verification, thresholds), stats
+
+
+def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, document_id: str,
+                     verifier=None) -> dict:
+    """Classify an indexed document and store a new run of suggestions; earlier runs stay for the record.
+
+    With a verifier (LLM assist), its verdicts adjust the drafts before they are stored; without one, or when
+    the model cannot answer, the classifier's suggestions are stored as they are (marked `unverified`).
+    """
     with db.session() as s:
         doc = s.scalar(select(Document).where(Document.id == document_id, Document.tenant_id == tenant_id))
         if doc is None:
@@ -139,10 +162,13 @@ def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, doc
         kind = doc.kind
     vecs = _chunk_vectors(vectors, tenant_id, [c.id for c in chunks])
     result = classifier.classify([c.text for c in chunks], vecs, kind)
+    drafts, llm_stats = result.drafts, None
+    if verifier is not None:
+        drafts, llm_stats = verify_drafts(classifier, verifier, result.drafts, [c.text for c in chunks])
     run_id = str(uuid.uuid4())
     now = utcnow()
     with db.session() as s:
-        for d in result.drafts:
+        for d in drafts:
             c = chunks[d.chunk_index]
             s.add(Suggestion(
                 tenant_id=tenant_id, document_id=document_id, run_id=run_id, framework=d.framework,
@@ -151,10 +177,15 @@ def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, doc
                 page=c.page, record_start=c.record_start, line_start=c.line_start, line_end=c.line_end,
                 crosswalk_path=d.crosswalk_path, relationship=d.relationship, features=d.features,
                 classifier_version=classifier.version, embedder_id=classifier.embedder.id,
-                catalog_version=classifier.catalog.version, config_hash=classifier.config_hash, created_at=now))
+                catalog_version=classifier.catalog.version, config_hash=classifier.config_hash, created_at=now,
+                llm_verdict=d.llm_verdict, llm_rationale=d.llm_rationale, llm_model=d.llm_model,
+                prompt_version=d.prompt_version))
         s.get(Document, document_id).classification_run_id = run_id
-    return {"run_id": run_id, "suggestions": len(result.drafts), "seconds": round(result.seconds, 4),
-            "classifier_version": classifier.version}
+    out = {"run_id": run_id, "suggestions": len(drafts), "seconds": round(result.seconds, 4),
+           "classifier_version": classifier.version}
+    if llm_stats is not None:
+        out["llm"] = llm_stats
+    return out
 
 
 def suggestion_public(sg: Suggestion, title: str | None = None) -> dict:
@@ -170,6 +201,8 @@ def suggestion_public(sg: Suggestion, title: str | None = None) -> dict:
         "classifier_version": {"id": sg.classifier_version, "embedder_id": sg.embedder_id,
                                "catalog_version": sg.catalog_version, "config_hash": sg.config_hash},
         "created_at": sg.created_at.isoformat() if sg.created_at else None,
+        **({"llm": {"verdict": sg.llm_verdict, "rationale": sg.llm_rationale, "model": sg.llm_model,
+                    "prompt_version": sg.prompt_version}} if sg.llm_verdict else {}),
     }
 
 
