@@ -128,7 +128,7 @@ def serve(
         child = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
     try:
         uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                    log_level=settings.log_level.lower(), log_config=None)
+                    log_level=settings.log_level.lower(), log_config=None, access_log=False)  # ours has ids
     finally:
         if child is not None:
             child.terminate()
