@@ -47,10 +47,17 @@ def get_verifier(settings: Settings):
 
 
 def classify(rt: Runtime, tenant_id: str, document_id: str) -> dict:
+    """Classify a document; the supervised part also learns from this tenant's reviewer decisions on other
+    documents (confirmed controls vote for, rejected ones against)."""
+    from classifiers.feedback import tenant_examples
     from classifiers.suggest import suggest_document
 
-    return suggest_document(db=rt.db, vectors=rt.vectors, classifier=get_classifier(rt.settings),
-                            tenant_id=tenant_id, document_id=document_id, verifier=get_verifier(rt.settings))
+    classifier = get_classifier(rt.settings)
+    learned = tenant_examples(db=rt.db, vectors=rt.vectors, tenant_id=tenant_id, exclude_document=document_id)
+    out = suggest_document(db=rt.db, vectors=rt.vectors, classifier=classifier, tenant_id=tenant_id,
+                           document_id=document_id, verifier=get_verifier(rt.settings),
+                           examples=classifier.examples.extended(learned))
+    return {**out, "tenant_examples": len(learned)}
 
 
 def ingest_and_classify(rt: Runtime, document_id: str, job_id: str) -> str:

@@ -146,7 +146,7 @@ def verify_drafts(classifier: Classifier, verifier, drafts: list[Draft],
 
 
 def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, document_id: str,
-                     verifier=None) -> dict:
+                     verifier=None, examples: ExampleBank | None = None) -> dict:
     """Classify an indexed document and store a new run of suggestions; earlier runs stay for the record.
 
     With a verifier (LLM assist), its verdicts adjust the drafts before they are stored; without one, or when
@@ -161,7 +161,7 @@ def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, doc
         chunks = s.scalars(select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.idx)).all()
         kind = doc.kind
     vecs = _chunk_vectors(vectors, tenant_id, [c.id for c in chunks])
-    result = classifier.classify([c.text for c in chunks], vecs, kind)
+    result = classifier.classify([c.text for c in chunks], vecs, kind, examples=examples)
     drafts, llm_stats = result.drafts, None
     if verifier is not None:
         drafts, llm_stats = verify_drafts(classifier, verifier, result.drafts, [c.text for c in chunks])

@@ -34,3 +34,44 @@ def test_extending_a_bank_keeps_both_sets_of_examples():
     assert len(both) == 2 and both.groups == ["dev", "t"]
     v = both.votes(_unit(1, 0), "ISO", ["A.2.2"])[0]
     assert 0 < v < 0.01  # the dev example's vote minus the slightly less similar rejection
+
+
+def test_reviewer_decisions_move_the_next_similar_documents_ranking(runtime, tmp_path):
+    """Confirm a low-ranked control and reject the top one on a document; a near-copy uploaded next ranks the
+    confirmed control higher and the rejected one lower, and says how many tenant examples voted."""
+    from sqlalchemy import select
+
+    from api.jobs import classify
+    from conftest import FIXTURES, ingest_file
+    from core import ledger
+    from core.models import DEFAULT_TENANT_ID, Suggestion
+
+    iso = "ISO-IEC-42001-2023"
+    name = "KHA-STD-DATA-007_training_audio_retention_and_lineage.md"
+    first = ingest_file(runtime, FIXTURES / name)
+    assert classify(runtime, DEFAULT_TENANT_ID, first["document_id"])["tenant_examples"] == 0
+
+    def ranks(document_id):
+        with runtime.db.session() as s:
+            doc_run = s.scalars(select(Suggestion).where(Suggestion.document_id == document_id,
+                                                         Suggestion.framework == iso)).all()
+            latest = max(doc_run, key=lambda x: x.created_at).run_id
+            return {x.control_id: x for x in doc_run if x.run_id == latest}
+
+    before = ranks(first["document_id"])
+    top = next(x for x in before.values() if x.rank == 1)
+    low = next(x for x in before.values() if x.rank == 8)
+    ledger.append(runtime.db, tenant_id=DEFAULT_TENANT_ID, suggestion=low, decision="confirm", actor="r",
+                  actor_key_id=None)
+    ledger.append(runtime.db, tenant_id=DEFAULT_TENANT_ID, suggestion=top, decision="reject", actor="r",
+                  actor_key_id=None, reason_code="wrong_control")
+
+    copy = tmp_path / "retention_v2.md"
+    copy.write_text((FIXTURES / name).read_text() + "\n\nReviewed again in January 2026; no changes.\n")
+    second = ingest_file(runtime, copy)
+    out = classify(runtime, DEFAULT_TENANT_ID, second["document_id"])
+    assert out["tenant_examples"] == 1
+    after = ranks(second["document_id"])
+    assert low.control_id in after and after[low.control_id].rank < 8
+    assert top.control_id not in after or after[top.control_id].rank > 1
+    assert after[low.control_id].features["examples"] > before[low.control_id].features["examples"]
