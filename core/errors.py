@@ -23,6 +23,7 @@ class ErrorCode(str, Enum):
     job_not_found = ("job_not_found", 404)
     suggestion_not_found = ("suggestion_not_found", 404)
     key_not_found = ("key_not_found", 404)
+    edge_not_found = ("edge_not_found", 404)
     unauthenticated = ("unauthenticated", 401)
     forbidden = ("forbidden", 403)
     conflict = ("conflict", 409)

@@ -249,6 +249,30 @@ class Decision(Base):
     row_hash: Mapped[str] = mapped_column(String(64))
 
 
+class EdgeReview(Base):
+    """A tenant's review of one crosswalk edge (the catalog's data stays as shipped; the latest review counts).
+
+    `rejected` edges propose nothing for that tenant; `disputed` ones still propose, flagged; `accepted` ones are
+    marked reviewed. Kept as history: a new review supersedes, never overwrites.
+    """
+
+    __tablename__ = "edge_reviews"
+    __table_args__ = (Index("ix_edge_reviews_tenant_edge", "tenant_id", "from_framework", "from_id", "to_framework",
+                            "to_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    from_framework: Mapped[str] = mapped_column(String(40))
+    from_id: Mapped[str] = mapped_column(String(40))
+    to_framework: Mapped[str] = mapped_column(String(40))
+    to_id: Mapped[str] = mapped_column(String(40))
+    verdict: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    catalog_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class EvalRun(Base):
     """One evaluation of the classifier on a labelled set; kept."""
 

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from core.db import current_revision, downgrade, make_engine, upgrade
 from core.models import DEFAULT_TENANT_ID, Base
 
-TABLES = {"tenants", "documents", "jobs", "chunks", "suggestions", "eval_runs", "api_keys", "decisions"}
+TABLES = {"tenants", "documents", "jobs", "chunks", "suggestions", "eval_runs", "api_keys", "decisions", "edge_reviews"}
 
 
 def _tables(url):
@@ -30,7 +30,7 @@ def _model_diff(url):
 
 def _roundtrip(url):
     upgrade(url)
-    assert current_revision(url) == "0005"
+    assert current_revision(url) == "0006"
     assert TABLES <= _tables(url)
     eng = make_engine(url)
     with eng.connect() as conn:
@@ -38,6 +38,8 @@ def _roundtrip(url):
             == "default"
     eng.dispose()
     assert _model_diff(url) == [], "models and migrations disagree"
+    downgrade(url, "0005")
+    assert "edge_reviews" not in _tables(url)
     downgrade(url, "0004")
     assert {"decisions", "api_keys"}.isdisjoint(_tables(url))
     downgrade(url, "0003")

@@ -92,3 +92,38 @@ def test_coverage_states_and_the_audit_period(db):
     assert proposed and all(p["from"]["control_id"] in ("A.2.2", "A.9.2")
                             for i in proposed for p in i["proposed_via_crosswalk"])
     assert csf["summary"]["confirmed"] == 0
+
+
+def test_an_admin_rejected_crosswalk_edge_proposes_no_coverage(db):
+    from core.auth import Principal
+    from core.errors import ClausewiseError
+    from core.models import Role
+
+    cat = load_catalog()
+    doc = _doc(db, "policy.md")
+    sg = _sg(db, doc, "A.2.2", 0.9, "The AI policy is approved by the board.")
+    ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=sg, decision="confirm", actor="r", actor_key_id=None)
+    admin = Principal(key_id="k", name="admin one", role=Role.admin, tenant_id=DEFAULT_TENANT_ID)
+
+    def proposals():
+        cov = review.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework="NIST-CSF-2.0")
+        return {i["control_id"]: i["proposed_via_crosswalk"] for i in cov["items"] if i["proposed_via_crosswalk"]}
+
+    before = proposals()
+    one_hop = sorted(c for c, ps in before.items() if any(len(p["path"]) == 1 for p in ps))
+    assert len(one_hop) >= 2
+    struck, doubted = one_hop[0], one_hop[1]
+    for target, verdict in ((struck, "rejected"), (doubted, "disputed")):
+        # reviewed in the direction opposite to the one the CSV stores: an edge is an edge either way
+        out = review.review_edge(db=db, catalog=cat, principal=admin, from_framework="NIST-CSF-2.0",
+                                 from_id=target, to_framework=ISO, to_id="A.2.2", verdict=verdict, comment="why")
+        assert out["review"]["verdict"] == verdict and out["review"]["actor"] == "admin one"
+    after = proposals()
+    assert all(len(p["path"]) > 1 for p in after.get(struck, []))  # only longer paths can still reach it
+    assert any(p["disputed"] for p in after[doubted])
+    edges = review.list_edges(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, status="rejected")
+    assert edges["count"] == 1 and edges["items"][0]["review"]["comment"] == "why"
+    with pytest.raises(ClausewiseError) as e:
+        review.review_edge(db=db, catalog=cat, principal=admin, from_framework=ISO, from_id="A.2.2",
+                           to_framework="OWASP-NHI-TOP10-2025", to_id="NHI9", verdict="accepted", comment=None)
+    assert e.value.code.value == "edge_not_found"

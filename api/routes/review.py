@@ -35,6 +35,15 @@ class MappingIn(BaseModel):
     comment: str | None = Field(None, max_length=4000)
 
 
+class EdgeReviewIn(BaseModel):
+    from_framework: str
+    from_id: str
+    to_framework: str
+    to_id: str
+    verdict: Literal["accepted", "disputed", "rejected"]
+    comment: str | None = Field(None, max_length=4000)
+
+
 class KeyIn(BaseModel):
     role: Literal["uploader", "reviewer", "auditor", "admin"]
     name: str | None = Field(None, max_length=200)
@@ -126,6 +135,23 @@ async def search(rt: RuntimeDep, tenant_id: TenantDep, q: str = Query(..., min_l
     """Semantic search over this tenant's evidence chunks."""
     return await run_in_threadpool(lambda: search_chunks(db=rt.db, vectors=rt.vectors, embedder=rt.embedder,
                                                          tenant_id=tenant_id, query=q, k=k))
+
+
+@router.get("/catalog/edges", dependencies=[Depends(READ)])
+def get_edges(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framework: str | None = None,
+              control_id: str | None = None,
+              status: Literal["unreviewed", "accepted", "disputed", "rejected"] | None = None) -> dict:
+    """Crosswalk edges with provenance, relationship, rationale and this workspace's review of each."""
+    return review.list_edges(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework,
+                             control_id=control_id, status=status)
+
+
+@router.post("/catalog/edges/reviews", status_code=201, dependencies=[Depends(ADMIN)])
+def post_edge_review(body: EdgeReviewIn, rt: RuntimeDep, principal: PrincipalDep, catalog: CatalogDep) -> dict:
+    """Accept, dispute or reject a crosswalk edge for this workspace; a rejected edge proposes no coverage."""
+    return review.review_edge(db=rt.db, catalog=catalog, principal=principal, from_framework=body.from_framework,
+                              from_id=body.from_id, to_framework=body.to_framework, to_id=body.to_id,
+                              verdict=body.verdict, comment=body.comment)
 
 
 @router.post("/keys", status_code=201, dependencies=[Depends(ADMIN)])
