@@ -67,22 +67,28 @@ def client(migrated_settings):
 
 @pytest.fixture
 def pg_url():
-    """A clean PostgreSQL database (the machine's `test` database, emptied before and after)."""
+    """A clean PostgreSQL schema of its own in the machine's `test` database, dropped afterwards.
+
+    Each test gets a fresh schema (selected through the URL's search_path), so two suites sharing the server
+    never see or wipe each other's tables.
+    """
     if not _port_open("127.0.0.1", 5432):
         pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432; it is a required test service")
+    import uuid
+
     from sqlalchemy import text
 
     from core.db import make_engine
 
-    def wipe():
-        eng = make_engine(PG_URL)
-        with eng.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        eng.dispose()
-
-    wipe()
-    yield PG_URL
-    wipe()
+    schema = f"cw_test_{uuid.uuid4().hex[:12]}"
+    eng = make_engine(PG_URL)
+    with eng.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with eng.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    eng.dispose()
 
 
 @pytest.fixture
