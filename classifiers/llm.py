@@ -287,11 +287,13 @@ class ChatAnswer:
 class ChatBackend:
     """A langchain chat model and how to ask it for a structured answer: a forced tool call, or a JSON schema."""
 
-    def __init__(self, chat, *, model_id: str, structure: str = "tool", extra_body: dict | None = None) -> None:
+    def __init__(self, chat, *, model_id: str, structure: str = "tool", extra_body: dict | None = None,
+                 revive: Callable[[], None] | None = None) -> None:
         self.chat = chat
         self.model_id = model_id
         self.structure = structure
         self.extra_body = extra_body or {}
+        self.revive = revive   # restarts a server this process owns if it died; called before each call
 
     def ask(self, messages: Sequence[tuple[str, str]], schema: dict, max_tokens: int) -> ChatAnswer:
         """One call; raises on transport errors, timeouts and answers without the structured part."""
@@ -494,6 +496,8 @@ class Verifier:
             t = time.perf_counter()
             try:
                 stats["calls"] += 1
+                if self.backend.revive:
+                    self.backend.revive()
                 ans = self.backend.ask(messages, verdict_schema(ids), out_est)
                 parsed = parse_answer(ans.args, ids)
             except Exception as e:  # noqa: BLE001 - transport, timeout, server and parse errors all count
@@ -694,6 +698,12 @@ class LocalServer:
         self.stop()
         raise LLMUnavailable(f"llama_cpp.server did not answer within {timeout_s:.0f} s")
 
+    def ensure_running(self) -> None:
+        """Start the server again (same port) if its process has died."""
+        if self.proc is not None and self.proc.poll() is not None:
+            log.warning("llama_cpp.server exited with %s; starting it again", self.proc.returncode)
+            self.start()
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -745,15 +755,17 @@ def backend_from_settings(settings) -> ChatBackend:
             raise LLMUnavailable(f"no GGUF file at {path}")
         with _lock:
             server = _servers.get(str(path))
-            if server is None or server.proc is None or server.proc.poll() is not None:
+            if server is None:
                 server = LocalServer(path, log_path=settings.data_dir / "llama-server.log").start()
                 _servers[str(path)] = server
                 import atexit
 
                 atexit.register(server.stop)
-        return openai_backend(base_url=server.base_url, model=LOCAL_MODEL_ALIAS, api_key=key,
-                              timeout_s=settings.llm_timeout_s, llama_cpp_server=True,
-                              model_id=local_model_id(path))
+        backend = openai_backend(base_url=server.base_url, model=LOCAL_MODEL_ALIAS, api_key=key,
+                                 timeout_s=settings.llm_timeout_s, llama_cpp_server=True,
+                                 model_id=local_model_id(path))
+        backend.revive = server.ensure_running
+        return backend
     raise LLMUnavailable(f"unknown llm_mode {mode!r}")
 
 

@@ -420,5 +420,10 @@ def test_server_killed_mid_run_suggestions_still_arrive_unverified(runtime, cata
                 assert [(r.control_id, r.confidence, r.state) for r in got] == \
                     [(r.control_id, r.confidence, r.state) for r in base], "unverified leaves the ranking alone"
                 assert sorted(r.llm_verdict for r in got if r.llm_verdict) == [UNVERIFIED, UNVERIFIED]
+        # a server this process owns is started again on the next call (local mode wires this in)
+        revived = real_backend(srv, local_model)
+        revived.revive = srv.ensure_running
+        after = run(docs[2], Verifier(revived, catalog, per_framework={ISO: 2}))
+        assert after["llm"]["unverified"] == 0 and srv.proc.poll() is None
     finally:
         srv.stop()
