@@ -493,6 +493,8 @@ class Verifier:
         for attempt in range(self.retries + 1):
             if not self.breaker.allow():
                 return "circuit_open"
+            if attempt and stats["calls"] >= self.max_calls:   # a retry is a call too
+                return "budget"
             t = time.perf_counter()
             try:
                 stats["calls"] += 1

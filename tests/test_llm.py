@@ -241,6 +241,9 @@ def test_budget_of_calls_and_tokens_per_document(classifier, catalog):
                          max_tokens=200).verify(drafts, texts)
     assert by_tokens.stats["calls"] == 0 and by_tokens.stats["unverified"] == 4
     assert by_tokens.stats["tokens"] <= 200
+    failing = Verifier(fake_backend(fail_with="refused"), catalog, per_framework=SMALL, max_calls=2,
+                       sleep=lambda s: None).verify(drafts, texts)
+    assert failing.stats["calls"] == 2, "retries count against the budget"
 
 
 def test_a_fooled_model_naming_every_control_accepts_nothing_new(classifier, catalog):
