@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from catalog import Catalog
-from classifiers.review import CONFIRMED, _iso, confirmed_mappings
+from classifiers.review import CONFIRMED, _iso
 from core import ledger
 from core.db import Database
 from core.models import Chunk, Decision, Document, Suggestion, Tenant
