@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from catalog import Catalog
-from classifiers.review import CONFIRMED, _iso
+from classifiers.review import CONFIRMED, _iso, latest_decisions
 from core import ledger
 from core.db import Database
 from core.models import Chunk, Decision, Document, Suggestion, Tenant
@@ -139,9 +139,7 @@ def export_labels(*, db: Database, tenant_id: str) -> list[dict]:
     """Reviewer decisions as an evaluation set (eval/dataset.py format): one item per decided document, its text,
     the confirmed controls as labels and every effective decision, rejects included."""
     with db.session() as s:
-        latest: dict[str, Decision] = {}
-        for d in s.scalars(select(Decision).where(Decision.tenant_id == tenant_id).order_by(Decision.seq)):
-            latest[d.suggestion_id] = d
+        latest = latest_decisions(s, tenant_id)
         by_doc: dict[str, list[Decision]] = defaultdict(list)
         for d in latest.values():
             by_doc[d.document_id].append(d)

@@ -12,17 +12,15 @@ import numpy as np
 from sqlalchemy import select
 
 from classifiers.examples import ExampleBank, document_vector
-from classifiers.review import CONFIRMED
+from classifiers.review import CONFIRMED, latest_decisions
 from core.db import Database
-from core.models import Chunk, Decision
+from core.models import Chunk
 
 
 def tenant_examples(*, db: Database, vectors, tenant_id: str, exclude_document: str | None = None) -> ExampleBank:
     """The tenant's reviewer decisions as an example bank (empty when nothing was decided yet)."""
-    latest: dict[str, Decision] = {}
     with db.session() as s:
-        for d in s.scalars(select(Decision).where(Decision.tenant_id == tenant_id).order_by(Decision.seq)):
-            latest[d.suggestion_id] = d
+        latest = latest_decisions(s, tenant_id)
         pos: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         neg: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for d in latest.values():
