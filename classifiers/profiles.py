@@ -27,8 +27,15 @@ def candidates(catalog: Catalog, framework: str) -> list[str]:
     return [c.id for c in catalog.frameworks[framework].requirements()]
 
 
-def views(catalog: Catalog) -> list[View]:
-    """Dense-retrieval views of every candidate control, from catalog text and its NIST-published neighbours."""
+def views(catalog: Catalog, *, crosswalk_rationales: bool = True) -> list[View]:
+    """Dense-retrieval views of every candidate control, from catalog text and its NIST-published neighbours.
+
+    An ISO 42001 control also gets one view per project-authored crosswalk edge to CSF 2.0 or NHI: the edge's
+    rationale says in concrete terms which security or machine-identity practice is evidence of it (for A.6.2.6
+    "rotation jobs and their logs for the AI system's credentials are an ongoing operational control"). Edges
+    derived mechanically (formulaic rationales) add nothing and are left out. Dense side only: in BM25 the
+    rationales' shared wording would favour controls with many edges (measured, README "Classifier").
+    """
     out: list[View] = []
     for fw in CLASSIFIED:
         frame = catalog.frameworks[fw]
@@ -47,6 +54,11 @@ def views(catalog: Catalog) -> list[View]:
                 for path in catalog.neighbours(fw, cid, to_framework=AIRMF):
                     rmf = catalog.control(AIRMF, path[-1].to_id)
                     out.append(View(fw, cid, "airmf", rmf.text))
+                if crosswalk_rationales:
+                    for path in catalog.neighbours(fw, cid):
+                        hop = path[-1]
+                        if len(path) == 1 and hop.to_framework in (CSF, NHI) and hop.provenance == "project":
+                            out.append(View(fw, cid, "crosswalk", hop.rationale))
             elif fw == CSF:
                 out.append(View(fw, cid, "text", head + c.text))
                 out.extend(View(fw, cid, "example", ex) for ex in c.examples)
@@ -64,7 +76,7 @@ def views(catalog: Catalog) -> list[View]:
 def lexical_documents(catalog: Catalog, framework: str) -> dict[str, str]:
     """One text per candidate control for BM25: every view of it joined."""
     docs: dict[str, list[str]] = {cid: [] for cid in candidates(catalog, framework)}
-    for v in views(catalog):
+    for v in views(catalog, crosswalk_rationales=False):
         if v.framework == framework:
             docs[v.control_id].append(v.text)
     return {cid: " ".join(parts) for cid, parts in docs.items()}

@@ -94,6 +94,33 @@ def test_an_audit_log_export_is_evidence_of_event_logging():
     assert same[ISO].fused.tolist() == [0.5, 0.5]
 
 
+def test_a_ticket_is_weak_evidence_of_operation_that_content_overrides():
+    cat = load_catalog()
+    for kind in ("jira", "github_issue", "servicenow"):
+        scores = {ISO: _scores(ISO, ["A.6.2.6", "A.6.2.5", "A.2.2"], [0.5, 0.56, 0.5]),
+                  CSF: _scores(CSF, ["PR.PS-04"], [0.0]), NHI: _scores(NHI, ["NHI1"], [0.0])}
+        combine(scores, cat, kind, CrossConfig(w_form=0.25, w_reinforce=0, w_propose=0))
+        assert scores[ISO].fused.tolist() == pytest.approx([0.55, 0.56, 0.5])
+        assert scores[ISO].control_ids[scores[ISO].ranking()[0]] == "A.6.2.5", "a content lead of 0.06 survives"
+
+
+def test_iso_views_include_project_crosswalk_rationales_on_the_dense_side_only():
+    from classifiers.profiles import lexical_documents, views
+
+    cat = load_catalog()
+    project = {e.rationale for e in cat.edges if e.provenance == "project" and ISO in (e.from_framework, e.to_framework)}
+    derived = {e.rationale for e in cat.edges if e.provenance != "project"}
+    rotation = next(e for e in cat.edges if (e.from_framework, e.from_id, e.to_id) == (NHI, "NHI7", "A.6.2.6"))
+    xw = [v for v in views(cat) if v.kind == "crosswalk"]
+    assert {v.framework for v in xw} == {ISO}
+    assert any(v.control_id == "A.6.2.6" and v.text == rotation.rationale for v in xw)
+    assert {v.text for v in xw} <= project and not {v.text for v in xw} & derived
+    assert len(xw) == sum(1 for e in cat.edges if e.provenance == "project" and ISO in (e.from_framework, e.to_framework)
+                          and {e.from_framework, e.to_framework} & {CSF, NHI})
+    assert rotation.rationale not in lexical_documents(cat, ISO)["A.6.2.6"]
+    assert not [v for v in views(cat, crosswalk_rationales=False) if v.kind == "crosswalk"]
+
+
 def test_calibration_learns_a_monotone_map_that_matches_frequencies():
     rng = np.random.default_rng(0)
     docs, correct = [], []
