@@ -15,7 +15,7 @@ from catalog import Catalog
 from classifiers.profiles import CLASSIFIED, View, candidates, lexical_documents, tokenize, views
 
 _lock = threading.Lock()
-_cache: dict[tuple[str, str], "ControlIndex"] = {}
+_cache: dict[tuple[str, str, bool], "ControlIndex"] = {}
 
 
 @dataclass
@@ -31,10 +31,11 @@ class FrameworkIndex:
 class ControlIndex:
     """Everything retrieval needs about the catalog, built once and reused for every document."""
 
-    def __init__(self, catalog: Catalog, embedder, cache_dir: Path | None = None) -> None:
+    def __init__(self, catalog: Catalog, embedder, cache_dir: Path | None = None, *,
+                 crosswalk_views: bool = True) -> None:
         self.catalog_version = catalog.version
         self.embedder_id = embedder.id
-        all_views = views(catalog)
+        all_views = views(catalog, crosswalk_rationales=crosswalk_views)
         texts = [v.text for v in all_views]
         key = hashlib.sha256(json.dumps([catalog.version, embedder.id, texts]).encode()).hexdigest()[:16]
         vectors = _load_or_embed(texts, embedder, cache_dir / f"controls-{key}.npy" if cache_dir else None)
@@ -64,10 +65,11 @@ def _load_or_embed(texts: list[str], embedder, path: Path | None) -> np.ndarray:
     return arr
 
 
-def get_index(catalog: Catalog, embedder, cache_dir: Path | None = None) -> ControlIndex:
-    """The process-wide index for this catalog version and embedder."""
-    key = (catalog.version, embedder.id)
+def get_index(catalog: Catalog, embedder, cache_dir: Path | None = None, *,
+              crosswalk_views: bool = True) -> ControlIndex:
+    """The process-wide index for this catalog version, embedder and choice of views."""
+    key = (catalog.version, embedder.id, crosswalk_views)
     with _lock:
         if key not in _cache:
-            _cache[key] = ControlIndex(catalog, embedder, cache_dir)
+            _cache[key] = ControlIndex(catalog, embedder, cache_dir, crosswalk_views=crosswalk_views)
         return _cache[key]

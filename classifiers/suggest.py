@@ -31,10 +31,11 @@ class ClassifierConfig:
     cross: CrossConfig = CrossConfig(w_form=0.25, w_reinforce=0.0, w_propose=0.1)
     w_examples: float = 1.0
     top_k: int = TOP_K
+    crosswalk_views: bool = True   # ISO views from project crosswalk rationales (classifiers/profiles.py)
 
     def as_dict(self) -> dict:
         return {"scoring": self.scoring.as_dict(), "cross": self.cross.as_dict(), "w_examples": self.w_examples,
-                "top_k": self.top_k}
+                "top_k": self.top_k, "crosswalk_views": self.crosswalk_views}
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Classifier:
         self.config = config
         self.calibrator = calibrator if calibrator is not None else load()
         self.examples = examples if examples is not None else ExampleBank.load()
-        self.index = get_index(catalog, embedder, cache_dir)
+        self.index = get_index(catalog, embedder, cache_dir, crosswalk_views=config.crosswalk_views)
         payload = json.dumps({"config": config.as_dict(), "calibration": self.calibrator.as_json(),
                               "examples": len(self.examples)}, sort_keys=True)
         self.config_hash = hashlib.sha256(payload.encode()).hexdigest()[:12]

@@ -113,8 +113,12 @@ def _baselines(items: list[Item], keys: list[str], catalog, embedder, clf_bm25) 
 
 
 def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = False,
-        on_progress=None) -> dict:
-    """Score the classifier on a labelled set; every supervised part is fitted without the scored item's group."""
+        on_progress=None, config=None, items: list[Item] | None = None) -> dict:
+    """Score the classifier on a labelled set; every supervised part is fitted without the scored item's group.
+
+    `config` (a ClassifierConfig) scores a variant instead of the shipped configuration (eval.ablation);
+    `items` are the set already loaded (chunks and vectors), to score several variants without re-embedding.
+    """
     from catalog import load_catalog
     from classifiers.calibration import Calibrator, fit
     from classifiers.scoring import CrossConfig, ScoringConfig
@@ -127,11 +131,13 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
     from classifiers.examples import ExampleBank, document_vector
 
     shipped = Classifier(catalog, emb)
-    items = load(dataset, emb, progress=progress)
+    if items is None:
+        items = load(dataset, emb, progress=progress)
     # the supervised part learns from this set's other sources only, never from the item it scores
     bank = ExampleBank(np.vstack([document_vector(it.vectors) for it in items]) if items else np.zeros((0, 384)),
                        [{LABEL_KEYS[k]: v for k, v in it.labels.items()} for it in items], [it.group for it in items])
-    clf = Classifier(catalog, emb, calibrator=Calibrator({}, {}, {}), examples=bank)
+    clf = Classifier(catalog, emb, calibrator=Calibrator({}, {}, {}), examples=bank,
+                     config=config if config is not None else ClassifierConfig())
     results, rows = [], defaultdict(list)
     for n, it in enumerate(items):
         t = time.perf_counter()

@@ -44,3 +44,55 @@ def test_eval_run_json_report_and_gate(tmp_path):
     cmp = subprocess.run([sys.executable, "-m", "api.cli", "eval", "compare", str(out), str(out)],
                          capture_output=True, text=True, timeout=120)
     assert cmp.returncode == 0 and "0.0000" in cmp.stdout
+
+
+def test_ablation_builds_up_one_part_at_a_time_to_the_shipped_configuration():
+    from dataclasses import asdict
+
+    from classifiers.suggest import ClassifierConfig
+    from eval.ablation import VARIANTS
+
+    def flat(cfg):
+        d = asdict(cfg)
+        return {**{f"scoring.{k}": v for k, v in d.pop("scoring").items()},
+                **{f"cross.{k}": v for k, v in d.pop("cross").items()}, **d}
+
+    build = [cfg for name, cfg in VARIANTS if name.startswith(("dense", "+"))]
+    assert build[-1] == ClassifierConfig(), "the last build-up row is the shipped configuration"
+    for before, after in zip(build, build[1:]):
+        changed = {k for k, v in flat(after).items() if flat(before)[k] != v}
+        assert len(changed) == 1, changed
+    others = [cfg for name, cfg in VARIANTS if name.startswith("shipped")]
+    assert all(len({k for k, v in flat(c).items() if flat(ClassifierConfig())[k] != v}) == 1 for c in others)
+
+
+def test_ablation_scores_realistic_files_the_way_the_service_ranks_them(tmp_path):
+    import shutil
+
+    from catalog import load_catalog
+    from classifiers.suggest import Classifier, ClassifierConfig
+    from core.embedder import get_embedder
+    from eval.ablation import score_files
+    from eval.dataset import load
+
+    src = Path(__file__).parent / "fixtures" / "evidence"
+    name = "KHA-AIMS-DOC-001_AIMS_scope_statement_v1.2.txt"
+    shutil.copy(src / name, tmp_path / name)
+    items = load(_manifest(tmp_path, name, ["4.3"]), get_embedder())
+    ranked = [d.control_id for d in sorted(
+        (d for d in Classifier(load_catalog(), get_embedder()).classify(items[0].texts, items[0].vectors,
+                                                                        items[0].kind).drafts
+         if d.framework == "ISO-IEC-42001-2023"), key=lambda d: d.rank)]
+    top, fourth = ranked[0], ranked[3]
+    # the first item's primary label is ranked first, the second's fourth: primary@3 = 1/2, MRR = (1 + 1/4) / 2
+    items = load(_manifest(tmp_path, name, [top], name, [fourth]), get_embedder())
+    res = score_files(items, ClassifierConfig())["iso42001"]
+    assert res == {"n": 2, "primary@3": 0.5, "hit@5": 1.0, "mrr": 0.625}
+
+
+def _manifest(folder, *pairs):
+    rows = [{"file": f, "expect": "suggestions", "labels": {"iso42001": ids}, "primary": {"iso42001": ids[0]}}
+            for f, ids in zip(pairs[::2], pairs[1::2])]
+    path = folder / "manifest.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
