@@ -64,7 +64,8 @@ def _minmax(values):
 
 
 def _group_key(b: Block) -> tuple:
-    return (b.kind, b.page if b.kind == "text" else None)
+    # a chunk never spans two PDF pages of prose or two sheets of a workbook (line numbers are per sheet)
+    return (b.kind, b.page if b.kind == "text" else None, b.meta.get("sheet"))
 
 
 def chunk_blocks(blocks: list[Block]) -> tuple[str, list[ChunkSpec]]:

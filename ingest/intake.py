@@ -66,8 +66,8 @@ def inspect_upload(sink: UploadSink, filename: str) -> tuple[str, S.Sniffed, str
     claimed = S.claimed_type(safe)
     sniffed = S.sniff(bytes(sink.sample), claimed=claimed, complete=sink.size <= len(sink.sample))
     S.check_allowed(sniffed, claimed, safe)
-    if sniffed.media_type == S.DOCX:
-        S.check_docx(sink.tmp)
+    if sniffed.media_type in (S.DOCX, S.XLSX):
+        S.check_ooxml(sink.tmp, sniffed.media_type)
     return safe, sniffed, claimed
 
 

@@ -131,6 +131,83 @@ def _docx(path: Path) -> Partitioned:
     return Partitioned("docx", _elements_to_blocks(elements))
 
 
+XLSX_MAX_CELLS = 2_000_000  # beyond this a workbook is a data dump, not evidence to read row by row
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return " ".join(str(value).split())  # one line per row: cell line breaks become spaces
+
+
+def _xlsx(path: Path) -> Partitioned:
+    """Each sheet read like a CSV export: rows under a header become records (ServiceNow and other exports are
+    recognised as they are in CSV); lines above the header (a title, a note) become text. Line numbers are sheet
+    row numbers; each block's section names its sheet."""
+    from openpyxl import load_workbook
+
+    S.check_ooxml(path, S.XLSX)
+    fh = open(path, "rb")  # a file object: the stored original has no .xlsx name for openpyxl to check
+    try:
+        wb = load_workbook(fh, read_only=True, data_only=True)
+    except Exception as e:  # a damaged package: openpyxl raises many types
+        fh.close()
+        raise ClausewiseError(ErrorCode.corrupt_file, f"XLSX cannot be read: {type(e).__name__}: {e}") from e
+    blocks: list[Block] = []
+    kinds: list[str] = []
+    cells = 0
+    sheets = list(wb.sheetnames)
+    try:
+        for ws in wb.worksheets:
+            rows = []
+            for row in ws.iter_rows(values_only=True):
+                rows.append([_cell(v) for v in row])
+                cells += len(row)
+                if cells > XLSX_MAX_CELLS:
+                    raise ClausewiseError(ErrorCode.file_too_large,
+                                          f"XLSX has more than {XLSX_MAX_CELLS} cells; export the evidence rows")
+            while rows and not any(rows[-1]):
+                rows.pop()
+            if not rows:
+                continue
+            # the header is the first row with two or more filled cells among the first 20
+            head = next((i for i, r in enumerate(rows[:20]) if sum(bool(c) for c in r) >= 2), None)
+            above = rows if head is None else rows[:head]
+            title = "\n".join(" ".join(c for c in r if c) for r in above if any(r))
+            if title:
+                blocks.append(Block(text=title, kind="text", line_start=1, line_end=len(above), section=ws.title,
+                                    meta={"sheet": ws.title}))
+            if head is None:
+                continue
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(rows[head:])
+            kind, sheet_blocks = _csv_blocks(buf.getvalue())
+            kinds.append(kind)
+            for b in sheet_blocks:  # CSV line n is sheet row n + head (one line per row)
+                b.line_end = b.line_end + head if b.line_end else None
+                b.line_start = b.line_start + head if b.line_start else b.line_end
+                generic = not b.section or (b.section.startswith("row ") and b.section[4:].isdigit())
+                b.section = f"{ws.title}, row {b.line_start}" if generic else f"{ws.title}: {b.section}"
+                b.meta = {**b.meta, "sheet": ws.title}
+            blocks.extend(sheet_blocks)
+    except ClausewiseError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a malformed sheet part
+        raise ClausewiseError(ErrorCode.corrupt_file, f"XLSX cannot be read: {type(e).__name__}: {e}") from e
+    finally:
+        wb.close()
+        fh.close()
+    for i, b in enumerate(b for b in blocks if b.kind == "record"):
+        b.record_index = i
+    kind = kinds[0] if len(set(kinds)) == 1 and kinds[0] != "csv" else "xlsx"
+    return Partitioned(kind, blocks, record_count=sum(b.kind == "record" for b in blocks),
+                       meta={"sheets": sheets})
+
+
 def _eml(path: Path) -> Partitioned:
     from unstructured.partition.email import partition_email
 
@@ -189,6 +266,17 @@ def _generic_csv(text: str) -> list[Block]:
     return blocks
 
 
+def _csv_blocks(text: str) -> tuple[str, list[Block]]:
+    """Records of a CSV export: a recognised export (ServiceNow, …) by its splitter, any other by header row."""
+    try:
+        stream = split_records(text, S.CSV)
+    except ValueError as e:
+        raise ClausewiseError(ErrorCode.corrupt_file, f"CSV content cannot be parsed: {e}") from e
+    if stream is not None:
+        return stream.kind, stream.blocks
+    return "csv", _generic_csv(text)
+
+
 def _text_like(path: Path, media: str, encoding: str) -> Partitioned:
     from unstructured.partition.html import partition_html
     from unstructured.partition.md import partition_md
@@ -226,6 +314,8 @@ def partition(path: Path, media_type: str, encoding: str | None) -> Partitioned:
         result = _pdf(path)
     elif media_type == S.DOCX:
         result = _docx(path)
+    elif media_type == S.XLSX:
+        result = _xlsx(path)
     elif media_type == S.EML:
         result = _eml(path)
     elif media_type in S.TEXT_FAMILY:

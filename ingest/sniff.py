@@ -17,6 +17,7 @@ from core.errors import ClausewiseError, ErrorCode
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HTML = "text/html"
 MARKDOWN = "text/markdown"
 TEXT = "text/plain"
@@ -25,10 +26,10 @@ CSV = "text/csv"
 JSON = "application/json"
 JSONL = "application/x-ndjson"
 LOG = "text/x-log"
-ALLOWED = (PDF, DOCX, HTML, MARKDOWN, TEXT, EML, CSV, JSON, JSONL, LOG)
+ALLOWED = (PDF, DOCX, XLSX, HTML, MARKDOWN, TEXT, EML, CSV, JSON, JSONL, LOG)
 TEXT_FAMILY = {HTML, MARKDOWN, TEXT, EML, CSV, JSON, JSONL, LOG}
 EXTENSIONS = {
-    ".pdf": PDF, ".docx": DOCX, ".html": HTML, ".htm": HTML, ".md": MARKDOWN, ".markdown": MARKDOWN,
+    ".pdf": PDF, ".docx": DOCX, ".xlsx": XLSX, ".html": HTML, ".htm": HTML, ".md": MARKDOWN, ".markdown": MARKDOWN,
     ".txt": TEXT, ".text": TEXT, ".eml": EML, ".csv": CSV, ".json": JSON, ".jsonl": JSONL, ".ndjson": JSONL,
     ".log": LOG,
 }
@@ -38,7 +39,7 @@ _TS_LINE = re.compile(
 _MD = re.compile(r"^(#{1,6} |\* |- |\d+\. |\|.*\|$|```)", re.M)
 _EMAIL_HEADERS = re.compile(r"^(From|To|Subject|Date|Received|MIME-Version|Message-ID):", re.M | re.I)
 
-# DOCX (zip) limits checked before anything is extracted.
+# DOCX / XLSX (zip) limits checked before anything is extracted.
 MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
 MAX_ZIP_RATIO = 150
 MAX_ZIP_MEMBERS = 5000
@@ -150,25 +151,31 @@ def _text_kind(text: str, claimed: str | None, complete: bool) -> str:
     return claimed if claimed in (MARKDOWN, TEXT, LOG, CSV) else TEXT
 
 
-def check_docx(path) -> None:
-    """Refuse a DOCX that is not a Word zip or would inflate beyond the caps (a zip bomb)."""
+def check_ooxml(path, media_type: str = DOCX) -> None:
+    """Refuse an Office file that is not the zip package it claims or would inflate beyond the caps (a zip bomb)."""
+    name, main = ("DOCX", "word/document.xml") if media_type == DOCX else ("XLSX", "xl/workbook.xml")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_ZIP_MEMBERS:
-                raise ClausewiseError(ErrorCode.archive_bomb, f"DOCX has {len(infos)} members (limit {MAX_ZIP_MEMBERS})")
+                raise ClausewiseError(ErrorCode.archive_bomb, f"{name} has {len(infos)} members (limit {MAX_ZIP_MEMBERS})")
             total = sum(i.file_size for i in infos)
             packed = sum(i.compress_size for i in infos) or 1
             if total > MAX_UNZIPPED_BYTES:
                 raise ClausewiseError(ErrorCode.archive_bomb,
-                                      f"DOCX would inflate to {total} bytes (limit {MAX_UNZIPPED_BYTES})")
+                                      f"{name} would inflate to {total} bytes (limit {MAX_UNZIPPED_BYTES})")
             if total > 10 * 1024 * 1024 and total / packed > MAX_ZIP_RATIO:
                 raise ClausewiseError(ErrorCode.archive_bomb,
-                                      f"DOCX compression ratio {total / packed:.0f}:1 exceeds {MAX_ZIP_RATIO}:1")
-            if "word/document.xml" not in {i.filename for i in infos}:
-                raise ClausewiseError(ErrorCode.corrupt_file, "zip file is not a Word document (no word/document.xml)")
+                                      f"{name} compression ratio {total / packed:.0f}:1 exceeds {MAX_ZIP_RATIO}:1")
+            if main not in {i.filename for i in infos}:
+                kind = "a Word document" if media_type == DOCX else "an Excel workbook"
+                raise ClausewiseError(ErrorCode.corrupt_file, f"zip file is not {kind} (no {main})")
     except zipfile.BadZipFile as e:
-        raise ClausewiseError(ErrorCode.corrupt_file, f"DOCX is not a readable zip file: {e}") from e
+        raise ClausewiseError(ErrorCode.corrupt_file, f"{name} is not a readable zip file: {e}") from e
+
+
+def check_docx(path) -> None:
+    check_ooxml(path, DOCX)
 
 
 def sniff(sample: bytes, *, claimed: str | None, complete: bool) -> Sniffed:
@@ -178,6 +185,8 @@ def sniff(sample: bytes, *, claimed: str | None, complete: bool) -> Sniffed:
         return Sniffed(PDF, None)
     if mime == DOCX or (mime == "application/zip" and b"word/" in sample[:SNIFF_BYTES]):
         return Sniffed(DOCX, None)
+    if mime == XLSX or (mime == "application/zip" and b"xl/" in sample[:SNIFF_BYTES]):
+        return Sniffed(XLSX, None)
     if mime == "message/rfc822":
         return Sniffed(EML, text_encoding(sample, magic.Magic(mime_encoding=True).from_buffer(sample)) or "utf-8")
     enc = text_encoding(sample, magic.Magic(mime_encoding=True).from_buffer(sample))

@@ -1,4 +1,4 @@
-"""Fixture files the tests generate: text PDFs, encrypted and image-only PDFs, DOCX (and a DOCX zip bomb)."""
+"""Fixture files the tests generate: text PDFs, encrypted and image-only PDFs, DOCX and XLSX (and zip bombs)."""
 
 from __future__ import annotations
 
@@ -56,16 +56,55 @@ def docx(paragraphs: list[str], heading: str = "Access control procedure") -> by
     return out.getvalue()
 
 
-def docx_zip_bomb(inflated_mib: int = 300) -> bytes:
-    """A valid-looking DOCX whose document.xml inflates to hundreds of MiB (highly compressible zeros)."""
+def _zip_bomb(members: dict[str, str], big: str, inflated_mib: int) -> bytes:
+    """A package-shaped zip with one member that inflates to `inflated_mib` MiB of highly compressible zeros."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("[Content_Types].xml", "<Types/>")
-        with zf.open("word/document.xml", "w", force_zip64=True) as member:
+        for name, text in members.items():
+            zf.writestr(name, text)
+        with zf.open(big, "w", force_zip64=True) as member:
             block = b"0" * (1 << 20)
             for _ in range(inflated_mib):
                 member.write(block)
     return out.getvalue()
+
+
+def docx_zip_bomb(inflated_mib: int = 300) -> bytes:
+    """A valid-looking DOCX whose document.xml inflates to hundreds of MiB."""
+    return _zip_bomb({"[Content_Types].xml": "<Types/>"}, "word/document.xml", inflated_mib)
+
+
+def access_review_xlsx() -> bytes:
+    """A workbook as compliance teams keep them: a title above the header, dates, a multi-line cell, two sheets."""
+    from datetime import date, datetime
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Q4 review"
+    ws.append(["Quarterly access review of machine identities - Q4 2025"])
+    ws.append([])
+    ws.append(["Identity", "Type", "Owner", "Last used", "Decision", "Reviewer", "Notes"])
+    ws.append(["sa-scribe-transcribe", "service principal", "team-scribe", datetime(2025, 12, 1), "keep",
+               "K. O'Donnell", "Client secret rotated; 90-day expiry, stored in Key Vault"])
+    ws.append(["merlin-batch-scorer", "GCP service account", "team-merlin", datetime(2025, 9, 1), "revoke",
+               "K. O'Donnell", "Stale for 97 days,\nwrite access to PHI: disabled, deleted after 30 days"])
+    ws.append(["mlflow-legacy-sync", "GCP service account", None, datetime(2025, 6, 30), "revoke", "R. Menon",
+               "No owner; user-managed key deleted"])
+    sign = wb.create_sheet("Sign-off")
+    sign.append(["Reviewer", "Date", "Statement"])
+    sign.append(["Kat O'Donnell", date(2026, 1, 5),
+                 "All machine identities with access to production AI systems were reviewed; two were revoked."])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def xlsx_zip_bomb(inflated_mib: int = 300) -> bytes:
+    """A workbook-shaped zip whose sheet XML inflates to hundreds of MiB."""
+    return _zip_bomb({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"},
+                     "xl/worksheets/sheet1.xml", inflated_mib)
 
 
 def write(tmp: Path, name: str, data: bytes) -> Path:

@@ -68,3 +68,17 @@ def test_suggestion_errors_have_stable_codes(eager_client):
     wait_for_document(eager_client, doc_id)
     bad = eager_client.get(f"/v1/documents/{doc_id}/suggestions", params={"framework": "ISO-27001"})
     assert bad.status_code == 404 and bad.json()["error_code"] == "framework_not_found"
+
+
+def test_an_xlsx_access_review_is_indexed_and_its_suggestions_quote_a_sheet_row(eager_client):
+    import factories as F
+
+    r = eager_client.post("/v1/documents", files={"file": ("access_review_Q4.xlsx", F.access_review_xlsx())})
+    assert r.status_code == 202, r.text
+    doc = wait_for_document(eager_client, r.json()["document_id"])
+    assert doc["status"] == "indexed" and doc["detected_type"].endswith("spreadsheetml.sheet")
+    body = wait_for_suggestions(eager_client, doc["document_id"])
+    nhi = [s for s in body["items"] if s["framework"] == "OWASP-NHI-TOP10-2025"]
+    assert nhi and all(s["evidence"]["line_start"] is not None for s in nhi)
+    # the stale, ownerless service accounts of the review are machine-identity evidence
+    assert {"NHI1", "NHI7", "NHI5"} & {s["control_id"] for s in nhi[:3]}

@@ -154,9 +154,12 @@ def test_corrupt_pdf_fails_as_corrupt(runtime, tmp_path):
     ("random.txt", bytes(range(256)) * 40, "unsupported_media_type"),
     ("random.pdf", bytes(range(256)) * 40, "unsupported_media_type"),
     ("bomb.docx", None, "archive_bomb"),
+    ("bomb.xlsx", None, "archive_bomb"),
+    ("random.xlsx", bytes(range(256)) * 40, "unsupported_media_type"),
 ])
 def test_bad_uploads_are_refused_at_intake_and_store_nothing(runtime, tmp_path, name, data, code):
-    path = F.write(tmp_path, name, F.docx_zip_bomb(300) if data is None else data)
+    bomb = F.xlsx_zip_bomb if name.endswith(".xlsx") else F.docx_zip_bomb
+    path = F.write(tmp_path, name, bomb(300) if data is None else data)
     with pytest.raises(ClausewiseError) as e:
         ingest_file(runtime, path)
     assert e.value.code.value == code and 400 <= e.value.status < 500
@@ -183,6 +186,33 @@ def test_docx_and_generated_pdf_are_indexed(runtime, tmp_path):
     assert d["status"] == p["status"] == "indexed"
     assert "validation report" in " ".join(c.text for c in chunks_of(runtime, d["document_id"]))
     assert p["page_count"] == 4 and {c.page for c in chunks_of(runtime, p["document_id"])} == {1, 2, 3, 4}
+
+
+def test_xlsx_rows_are_records_with_their_sheet_and_row(runtime, tmp_path):
+    doc = ingest_file(runtime, F.write(tmp_path, "access_review_Q4.xlsx", F.access_review_xlsx()))
+    assert doc["status"] == "indexed", doc
+    chunks = chunks_of(runtime, doc["document_id"])
+    by_row = {(c.section, c.line_start): c for c in chunks}
+    title = by_row[("Q4 review", 1)]
+    assert title.text == "Quarterly access review of machine identities - Q4 2025"
+    stale = by_row[("Q4 review, row 5", 5)]   # the header is sheet row 3; its second data row is row 5
+    assert "Identity: merlin-batch-scorer" in stale.text and "Last used: 2025-09-01T00:00:00" in stale.text
+    assert "Stale for 97 days, write access to PHI" in stale.text, "a line break inside a cell stays in its row"
+    assert stale.record_start == 1
+    sign = by_row[("Sign-off, row 2", 2)]
+    assert sign.text.startswith("Reviewer: Kat O'Donnell\nDate: 2026-01-05") and sign.record_start == 3
+    assert not any("Sign-off" in (c.section or "") and "Q4 review" in c.text for c in chunks), "no chunk spans sheets"
+
+
+def test_a_workbook_that_is_not_one_fails_as_corrupt(runtime, tmp_path):
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<not-a-workbook")
+    _expect_failed(runtime, F.write(tmp_path, "broken.xlsx", out.getvalue()), "corrupt_file")
 
 
 def test_a_failure_touches_nothing_already_stored(runtime, tmp_path):

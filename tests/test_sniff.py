@@ -83,6 +83,23 @@ def test_real_docx_passes_the_bomb_check(tmp_path):
     S.check_docx(F.write(tmp_path, "ok.docx", F.docx(F.PARAS)))
 
 
+def test_xlsx_is_detected_from_its_bytes_and_office_files_cannot_swap_names(tmp_path):
+    data = F.access_review_xlsx()
+    assert detect("review.xlsx", data).media_type == S.XLSX
+    assert detect("review", data).media_type == S.XLSX
+    for name, payload, real in (("review.docx", data, S.XLSX), ("proc.xlsx", F.docx(F.PARAS), S.DOCX)):
+        with pytest.raises(ClausewiseError) as e:
+            S.check_allowed(detect(name, payload), S.claimed_type(name), name)
+        assert e.value.code.value == "type_mismatch" and e.value.extra["detected_type"] == real
+    S.check_ooxml(F.write(tmp_path, "ok.xlsx", data), S.XLSX)
+    with pytest.raises(ClausewiseError) as e:   # a Word package is not a workbook, whatever its name
+        S.check_ooxml(F.write(tmp_path, "word.xlsx", F.docx(F.PARAS)), S.XLSX)
+    assert e.value.code.value == "corrupt_file"
+    with pytest.raises(ClausewiseError) as e:
+        S.check_ooxml(F.write(tmp_path, "bomb.xlsx", F.xlsx_zip_bomb(300)), S.XLSX)
+    assert e.value.code.value == "archive_bomb"
+
+
 @pytest.mark.parametrize("raw,expected", [
     ("../../etc/passwd", "passwd"),
     ("..\\..\\windows\\system.ini", "system.ini"),

@@ -24,7 +24,7 @@ UPLOAD_SCHEMA = {
             "type": "object", "required": ["file"],
             "properties": {
                 "file": {"type": "string", "format": "binary",
-                         "description": "PDF, DOCX, HTML, Markdown, text, EML, CSV, JSON, JSON Lines or a log file"},
+                         "description": "PDF, DOCX, XLSX, HTML, Markdown, text, EML, CSV, JSON, JSON Lines or a log file"},
                 "title": {"type": "string"},
                 "evidence_date": {"type": "string", "description": "ISO 8601 date or date-time"},
             }}}},
