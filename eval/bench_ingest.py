@@ -34,7 +34,7 @@ def peak_rss_mib() -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from eval.corpus import KINDS
+    from eval.corpus import EXTRA_KINDS, KINDS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=24)
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--sequential", action="store_true", help="No partition lookahead")
     ap.add_argument("--kinds", default=",".join(KINDS),
-                    help=f"Comma-separated corpus kinds (default: all of {','.join(KINDS)})")
+                    help=f"Comma-separated corpus kinds (default: all of {','.join(KINDS)}; also {','.join(EXTRA_KINDS)})")
     args = ap.parse_args(argv)
 
     from sqlalchemy import select

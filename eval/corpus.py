@@ -113,7 +113,25 @@ def make_auth_log(rng: random.Random, n: int = 400) -> str:
     return "\n".join(lines) + "\n"
 
 
+def make_xlsx(rng: random.Random, topic, n_rows: int = 40) -> bytes:
+    """A register as a workbook: a title row, a header, one row per item under review."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Register"
+    ws.append([f"{topic[0]} register"])
+    ws.append(["Item", "Owner", "Status", "Evidence", "Reviewed"])
+    for k in range(n_rows):
+        ws.append([f"{rng.choice(topic[1])} {k}", rng.choice(ROLES), rng.choice(["open", "closed", "accepted"]),
+                   paragraph(rng, topic)[:400], f"2026-0{rng.randint(1, 9)}-{rng.randint(10, 28)}"])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 KINDS = ("pdf", "docx", "md", "html", "jira.json", "k8s.jsonl", "auth.log", "txt")
+EXTRA_KINDS = ("xlsx",)  # available with --kinds; not in the default mix, so earlier figures stay comparable
 
 
 def generate(folder: Path, n_docs: int = 24, pages_per_doc: int = 3, seed: int = 7,
@@ -145,9 +163,11 @@ def generate(folder: Path, n_docs: int = 24, pages_per_doc: int = 3, seed: int =
             path.write_text(make_k8s_audit(rng))
         elif kind == "auth.log":
             path.write_text(make_auth_log(rng))
+        elif kind == "xlsx":
+            path.write_bytes(make_xlsx(rng, topic))
         else:
             path.write_text(f"{title}\n\n" + "\n\n".join(pages))
-        n_pages = pages_per_doc if kind in ("pdf", "docx", "md", "html", "txt") else max(
-            1, round(len(path.read_text()) / 3000))
+        size = path.stat().st_size if kind == "xlsx" else len(path.read_text())  # xlsx: packed bytes, roughly
+        n_pages = pages_per_doc if kind in ("pdf", "docx", "md", "html", "txt") else max(1, round(size / 3000))
         out.append((path, n_pages))
     return out
