@@ -80,8 +80,11 @@ class Dispatch:
             self.pool.shutdown(wait=True)
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
-    """Build the app around one Settings object; the catalog is loaded and validated before serving."""
+def create_app(settings: Settings | None = None, *, db: Database | None = None, supervisor=None) -> FastAPI:
+    """Build the app around one Settings object; the catalog is loaded and validated before serving.
+
+    `supervisor` (from `clausewise serve`) reports the processes this app needs on this machine; readiness
+    answers 503 while one of them is down."""
     settings = settings or Settings()
     catalog = load_catalog()
     runtime = Runtime(settings, db=db)
@@ -91,8 +94,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def lifespan(app: FastAPI):
         yield
         dispatch.close()
-        if db is None:
-            runtime.db.dispose()
+        runtime.close()
 
     app = FastAPI(title="Clausewise", version="0.1.0", lifespan=lifespan,
                   description="Which ISO/IEC 42001, NIST CSF 2.0 and OWASP NHI controls does this evidence prove?")
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.runtime = runtime
     app.state.db = runtime.db
     app.state.dispatch = dispatch
+    app.state.supervisor = supervisor
     install_error_handlers(app)
     install_request_context(app)
     from core.telemetry import REGISTRY, DatabaseCollector

@@ -108,34 +108,40 @@ def serve(
     port: int = typer.Option(None, help="Port (default from settings)"),
     worker: bool = typer.Option(True, help="Also start a Celery worker process on the configured broker"),
 ) -> None:
-    """Run the API and a Celery worker on the configured stores (embedded: SQLite, Chroma on disk)."""
-    import subprocess
+    """Run the API and a Celery worker on the configured stores (embedded: SQLite, and a Chroma server on the
+    data directory that the API, the worker and the CLI share). Restarts a child that dies."""
+    import signal
 
     import uvicorn
 
     from api.app import create_app
     from core.db import upgrade
-
     from core.telemetry import configure_logging
+    from worker import local
 
     settings = _runtime_settings()
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.resolved_database_url)
     typer.echo(f"clausewise: {settings.public_summary()}", err=True)
     _bootstrap_admin_key(settings)
-    child = None
-    if worker and not settings.task_always_eager:
-        child = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"])
     try:
-        uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                    log_level=settings.log_level.lower(), log_config=None, access_log=False)  # ours has ids
+        services = local.start(settings, worker=worker)
+    except RuntimeError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default action that would end this
+    # process before the children are stopped. A handler of ours turns it into an exit through `finally`.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        uvicorn.run(create_app(services.settings, supervisor=services.supervisor), host=host or settings.host,
+                    port=port or settings.port, log_level=settings.log_level.lower(), log_config=None,
+                    access_log=False)  # ours has ids
     finally:
-        if child is not None:
-            child.terminate()
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        services.stop()
+
+
+def _exit_on_sigterm(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 @app.command("worker")
@@ -147,7 +153,9 @@ def worker(
     """Run a Celery worker: loads the embedding model once, then takes ingestion jobs."""
     import os
 
-    from celery.signals import worker_process_init
+    from celery.signals import worker_process_init, worker_ready
+
+    from worker import recovery
 
     from core.jobs import make_celery
     from core.runtime import Runtime
@@ -162,11 +170,20 @@ def worker(
     # our JSON lines instead of Celery's own logging set-up
     setup_logging.connect(lambda **_: configure_logging(settings.log_level, settings.log_json), weak=False)
     capp = make_celery(settings)
-    register_tasks(capp, lambda: Runtime(settings))
+    rt = Runtime(settings)
+    register_tasks(capp, lambda: rt)
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=REGISTRY)
+    ready_file = os.environ.get("CLAUSEWISE_READY_FILE")
+
+    def _ready(**_):  # consuming now: the recovery sweep starts, and `serve` learns that this worker is up
+        recovery.RecoveryThread(lambda: rt, recovery.celery_publisher(capp), recovery.interval(settings)).start()
+        if ready_file:
+            Path(ready_file).write_text(str(os.getpid()))
+
+    worker_ready.connect(_ready, weak=False)
 
     def _warm(**_):
         warm_up()
@@ -430,12 +447,21 @@ def reconcile_cmd(
     grace: float = typer.Option(None, "--grace", help="Seconds a started job counts as alive (default: the job "
                                                       "time limit); 0 after a crash of every worker"),
 ) -> None:
-    """Repair disagreements between SQL and the vector store (orphan or missing vectors)."""
+    """Repair disagreements between SQL and the vector store (orphan or missing vectors), and take back jobs
+    that no live worker runs (lease expired, or never delivered within the job time limit)."""
+    from core.jobs import make_celery
     from core.runtime import Runtime
     from ingest.reconcile import reconcile
+    from worker.recovery import celery_publisher, sweep
 
-    report = reconcile(Runtime(_runtime_settings()), dry_run=dry_run, grace_s=grace)
-    typer.echo(json.dumps(report.as_dict()))
+    rt = Runtime(_runtime_settings())
+    try:
+        report = reconcile(rt, dry_run=dry_run, grace_s=grace).as_dict()
+        publish = None if dry_run or rt.settings.task_always_eager else celery_publisher(make_celery(rt.settings))
+        report["stuck_jobs"] = sweep(rt, publish, include_unleased=True, dry_run=dry_run)
+    finally:
+        rt.close()
+    typer.echo(json.dumps(report))
 
 
 def main() -> None:

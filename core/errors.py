@@ -29,6 +29,7 @@ class ErrorCode(str, Enum):
     conflict = ("conflict", 409)
     internal_error = ("internal_error", 500)
     not_ready = ("not_ready", 503)
+    vector_store_busy = ("vector_store_busy", 503)
     # review
     reason_required = ("reason_required", 422)
     invalid_decision = ("invalid_decision", 422)

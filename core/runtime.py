@@ -14,6 +14,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, db: Database | None = None) -> None:
         self.settings = settings
+        self._own_db = db is None
         if db is not None:
             self.__dict__["db"] = db
 
@@ -27,9 +28,16 @@ class Runtime:
 
     @cached_property
     def vectors(self):
-        from core.vectors import VectorStore
+        from core.vectors import open_vector_store
 
-        return VectorStore(self.settings.resolved_chroma_url)
+        return open_vector_store(self.settings.resolved_chroma_url)
+
+    def close(self) -> None:
+        """Release what this runtime opened (the embedded vector store's lock, database connections)."""
+        if "vectors" in self.__dict__:
+            self.__dict__.pop("vectors").close()
+        if self._own_db and "db" in self.__dict__:
+            self.db.dispose()
 
     @property
     def embedder(self):

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     task_always_eager: bool = False
     job_time_limit_s: int = Field(default=900, ge=5, description="Hard limit of one job; the Redis visibility "
                                                                  "timeout is twice this.")
+    job_lease_s: float = Field(default=60, gt=0, description="A running job's lease; renewed every third of it. A "
+                                                            "job whose lease expired is run again (worker_crash "
+                                                            "after 3 attempts).")
+    recovery_interval_s: float = Field(default=0, ge=0, description="How often a worker sweeps for jobs with an "
+                                                                    "expired lease (0: a quarter of the lease).")
+    chroma_port: int = Field(default=0, ge=0, description="Port of the Chroma server `serve` starts on the "
+                                                          "embedded default (0: a free one).")
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="One JSON object per log line (request and job ids included).")
     worker_metrics_port: int = Field(default=0, description="A worker serves Prometheus metrics here (0: off).")

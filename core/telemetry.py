@@ -62,6 +62,9 @@ def configure_logging(level: str = "INFO", json_lines: bool = True, stream=None)
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    # one line per HTTP call to the Chroma server would drown the service's own lines
+    for name in ("httpx", "httpcore", "chromadb"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def observe_job(timings: dict, status: str) -> None:

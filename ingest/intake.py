@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.blobs import BlobStore
@@ -56,6 +56,28 @@ class Registered:
     document: Document
     job: Job | None
     duplicate: bool
+    retry_of: str | None = None  # the failed job this upload starts a new attempt after
+
+
+def _retry_failed(db: Database, document_id: str) -> Registered | None:
+    """The same bytes as a failed document: a new job for it (its earlier jobs stay as the record). One
+    conditional UPDATE decides between two such uploads racing; the loser gets the duplicate answer."""
+    with db.session() as s:
+        res = s.execute(update(Document).where(Document.id == document_id,
+                                               Document.status == DocumentStatus.failed.value)
+                        .values(status=DocumentStatus.queued.value, error_code=None, error_detail=None)
+                        .execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            return None
+        doc = s.get(Document, document_id)
+        previous = s.scalar(select(Job.id).where(Job.document_id == document_id)
+                            .order_by(Job.created_at.desc()).limit(1))
+        job = Job(tenant_id=doc.tenant_id, document_id=doc.id, state=DocumentStatus.queued.value, stage="queued",
+                  timings={})
+        s.add(job)
+        s.flush()
+        s.expunge_all()
+    return Registered(doc, job, False, retry_of=previous)
 
 
 def inspect_upload(sink: UploadSink, filename: str) -> tuple[str, S.Sniffed, str | None]:
@@ -80,6 +102,11 @@ def register_upload(
     with db.session() as s:
         existing = s.scalar(select(Document).where(Document.tenant_id == tenant_id, Document.sha256 == sha256))
     if existing is not None:
+        if existing.status == DocumentStatus.failed.value:
+            blobs.commit(sink.tmp, sha256)  # the original is normally still there; if not, it is now
+            retried = _retry_failed(db, existing.id)
+            if retried is not None:
+                return retried
         sink.discard()
         return Registered(existing, None, True)
     key = blobs.commit(sink.tmp, sha256)

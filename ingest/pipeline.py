@@ -112,7 +112,6 @@ def prepare_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limi
             return doc.status
         job = s.get(Job, job_id)
         job.state, job.stage, job.percent = DocumentStatus.processing.value, "partition", 1
-        job.attempts += 1
         job.started_at = job.started_at or utcnow()
         doc.status, doc.error_code, doc.error_detail = DocumentStatus.processing.value, None, None
         s.flush()
@@ -173,23 +172,32 @@ def index_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits
 
 
 def index_documents(rt: Runtime, jobs: list[tuple[str, str]], *, limits: Limits = Limits(),
-                    on_done: Callable[[str, str, str], None] | None = None, lookahead: bool = True) -> list[str]:
-    """Index many documents, partitioning the next one (in its sandbox process) while this one embeds."""
+                    on_done: Callable[[str, str, str], None] | None = None, lookahead: bool = True,
+                    gate: Callable[[str, str], str | None] | None = None) -> list[str]:
+    """Index many documents, partitioning the next one (in its sandbox process) while this one embeds.
+
+    `gate(document_id, job_id)` runs just before a document is started: a status it returns is that document's
+    result and it is skipped (the caller's lease claim)."""
+    def prepare(document_id: str, job_id: str) -> Prepared | str:
+        skipped = gate(document_id, job_id) if gate else None
+        return skipped if skipped is not None else prepare_document(rt, document_id, job_id, limits=limits)
+
     statuses: list[str] = []
     if not jobs:
         return statuses
     if not lookahead:
         for document_id, job_id in jobs:
-            statuses.append(index_document(rt, document_id, job_id, limits=limits))
+            prep = prepare(document_id, job_id)
+            statuses.append(prep if isinstance(prep, str) else embed_and_index(rt, prep))
             if on_done:
                 on_done(document_id, job_id, statuses[-1])
         return statuses
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition") as ahead:
-        pending = ahead.submit(prepare_document, rt, *jobs[0], limits=limits)
+        pending = ahead.submit(prepare, *jobs[0])
         for n, (document_id, job_id) in enumerate(jobs):
             prep = pending.result()
             if n + 1 < len(jobs):
-                pending = ahead.submit(prepare_document, rt, *jobs[n + 1], limits=limits)
+                pending = ahead.submit(prepare, *jobs[n + 1])
             status = prep if isinstance(prep, str) else embed_and_index(rt, prep)
             statuses.append(status)
             if on_done:

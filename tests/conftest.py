@@ -131,6 +131,37 @@ from api.server import LiveServer, free_port  # noqa: E402,F401 - shared with th
 
 
 @pytest.fixture
+def chroma_server(tmp_path):
+    """A real Chroma server (`chroma run`) on a free loopback port."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("chroma server did not start")
+        time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
 def eager_settings(migrated_settings):
     """Settings whose jobs run in a background thread of the app process (no broker)."""
     return migrated_settings.model_copy(update={"task_always_eager": True})

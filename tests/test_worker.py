@@ -60,22 +60,26 @@ def run_flow(settings, env):
     return statuses + [failed["status"]]
 
 
-def test_worker_on_the_sqlite_broker(migrated_settings):
-    assert run_flow(migrated_settings, {}) == ["indexed", "indexed", "failed"]
+def test_worker_on_the_sqlite_broker(migrated_settings, chroma_server):
+    """The worker and this process share a Chroma server: an embedded directory has one owner (see
+    test_serve.py for the embedded default as `clausewise serve` runs it)."""
+    settings = migrated_settings.model_copy(update={"chroma_url": chroma_server})
+    assert run_flow(settings, {"CLAUSEWISE_CHROMA_URL": chroma_server}) == ["indexed", "indexed", "failed"]
 
 
 @pytest.mark.redis
-def test_worker_on_redis(migrated_settings):
+def test_worker_on_redis(migrated_settings, chroma_server):
     if not _port_open("127.0.0.1", 6379):
         pytest.fail("Redis is not reachable at 127.0.0.1:6379; it is a required test service")
     import redis
 
     queue = f"clausewise-test-{uuid.uuid4().hex[:8]}"  # a shared Redis: never consume another run's jobs
     settings = migrated_settings.model_copy(update={"broker_url": REDIS_URL, "result_backend": REDIS_URL,
-                                                    "queue_name": queue})
+                                                    "queue_name": queue, "chroma_url": chroma_server})
     try:
         assert run_flow(settings, {"CLAUSEWISE_BROKER_URL": REDIS_URL, "CLAUSEWISE_RESULT_BACKEND": REDIS_URL,
-                                   "CLAUSEWISE_QUEUE_NAME": queue}) == ["indexed", "indexed", "failed"]
+                                   "CLAUSEWISE_QUEUE_NAME": queue, "CLAUSEWISE_CHROMA_URL": chroma_server}
+                        ) == ["indexed", "indexed", "failed"]
     finally:
         redis.Redis.from_url(REDIS_URL).delete(queue)
 

@@ -44,7 +44,9 @@ def _evidence_date(value: str | None) -> datetime | None:
 
 
 @router.post("/documents", status_code=202, openapi_extra=UPLOAD_SCHEMA, dependencies=[Depends(UPLOAD)],
-             responses={200: {"description": "Same bytes already uploaded: `duplicate_of` names the document"},
+             responses={200: {"description": "Same bytes already uploaded (and not failed): `duplicate_of` names "
+                                         "the document; the same bytes as a failed document start a new attempt "
+                                         "(202 with `retry_of`, the failed job)"},
                         413: {"description": "file_too_large"}, 415: {"description": "unsupported type or mismatch"}})
 async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep,
                           principal: PrincipalDep) -> JSONResponse:
@@ -78,9 +80,11 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
         return JSONResponse({"duplicate_of": doc.id, "document_id": doc.id, "status": doc.status,
                              "sha256": doc.sha256}, status_code=200)
     await run_in_threadpool(request.app.state.dispatch.ingest, doc.id, reg.job.id)
-    return JSONResponse({"document_id": doc.id, "job_id": reg.job.id, "status": doc.status, "sha256": sha,
-                         "filename": safe, "detected_type": sniffed.media_type, "size_bytes": doc.size_bytes},
-                        status_code=202)
+    body = {"document_id": doc.id, "job_id": reg.job.id, "status": doc.status, "sha256": sha,
+            "filename": safe, "detected_type": sniffed.media_type, "size_bytes": doc.size_bytes}
+    if reg.retry_of:
+        body["retry_of"] = reg.retry_of  # the same bytes failed before: this is a new attempt
+    return JSONResponse(body, status_code=202)
 
 
 @router.get("/documents", dependencies=[Depends(READ)])

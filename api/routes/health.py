@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import CatalogDep, SettingsDep
+from core.errors import ErrorCode
 
 router = APIRouter(tags=["health"])
 
@@ -35,20 +36,29 @@ def _database(request: Request) -> None:
         conn.execute(text("select 1"))
 
 
-@router.get("/ready", responses={503: {"description": "not_ready: a dependency does not answer"}})
+@router.get("/ready", responses={503: {"description": "not_ready: a dependency does not answer, or a process "
+                                                      "`serve` runs (worker, vector store) is down"}})
 async def ready(request: Request) -> JSONResponse:
-    """Check the database, the broker (unless jobs run in-process) and the vector store."""
+    """Check the database, the broker (unless jobs run in-process), the vector store and, under `clausewise
+    serve`, the processes it supervises; `detail` names what is not ready."""
     rt, dispatch = request.app.state.runtime, request.app.state.dispatch
+    children = request.app.state.supervisor.status() if request.app.state.supervisor else {}
     checks = {
         "database": await run_in_threadpool(_check, lambda: _database(request)),
         "broker": await run_in_threadpool(_check, dispatch.ping),
-        "vector_store": await run_in_threadpool(_check, lambda: rt.vectors.heartbeat()),
     }
-    ok = all(c["ok"] for c in checks.values())
-    body = {"status": "ready" if ok else "not_ready", "checks": checks}
-    if not ok:
-        body["error_code"] = "not_ready"
-    return JSONResponse(body, status_code=200 if ok else 503)
+    store = children.get("vector_store")
+    checks["vector_store"] = (store if store and not store["ok"]
+                              else await run_in_threadpool(_check, lambda: rt.vectors.heartbeat()))
+    if "worker" in children:
+        checks["worker"] = children["worker"]
+    down = [name for name, c in checks.items() if not c["ok"]]
+    body = {"status": "not_ready" if down else "ready", "checks": checks}
+    if down:
+        body["error_code"] = ErrorCode.not_ready.value
+        body["detail"] = "not ready: " + ", ".join(
+            f"{name} ({checks[name].get('error', 'down')})" for name in down)
+    return JSONResponse(body, status_code=503 if down else 200)
 
 
 def _version() -> str:

@@ -1,0 +1,79 @@
+"""Take back jobs whose worker died: publish them again, or fail them with `worker_crash` after three attempts.
+
+Every worker runs the sweep in a background thread (once at start, then every quarter of the lease), and
+`clausewise reconcile` runs it once on demand, where it also looks at jobs that never got a lease (a message the
+broker lost) and are older than the job time limit. Acting on a job is one conditional UPDATE, so of two sweepers
+only one publishes it; a duplicate message is harmless anyway, since only the lease holder runs a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from core.errors import ErrorCode
+from core.leases import MAX_ATTEMPTS, stuck_jobs, take_for_requeue
+from core.runtime import Runtime
+
+log = logging.getLogger("clausewise.recovery")
+Publish = Callable[[str, str, int], None]  # (document id, job id, attempt about to start)
+
+
+def sweep(rt: Runtime, publish: Publish | None, *, include_unleased: bool = False,
+          dry_run: bool = False) -> list[dict]:
+    """One pass over the jobs no live process runs; returns what was (or, dry, would be) done with each."""
+    from ingest.pipeline import fail_document
+
+    settings = rt.settings
+    actions = []
+    for job in stuck_jobs(rt.db, time_limit_s=settings.job_time_limit_s, include_unleased=include_unleased):
+        exhausted = job.attempts >= MAX_ATTEMPTS
+        action = "fail_worker_crash" if exhausted else "requeue"
+        if not dry_run:
+            if not take_for_requeue(rt.db, job, settings.job_time_limit_s):
+                action = "taken_by_another_sweeper"
+            elif exhausted:
+                fail_document(rt, job.document_id, job.job_id, ErrorCode.worker_crash,
+                              f"the worker died {job.attempts} times while processing this document")
+                log.warning("job %s failed: worker_crash after %d attempts", job.job_id, job.attempts)
+            elif publish is None:
+                action = "requeue_pending"  # marked; its requeue lease expires and a worker's sweep publishes it
+            else:
+                publish(job.document_id, job.job_id, job.attempts + 1)
+                log.warning("job %s of document %s published again (attempt %d): its lease expired",
+                            job.job_id, job.document_id, job.attempts + 1)
+        actions.append({**job.as_dict(), "action": action})
+    return actions
+
+
+def celery_publisher(app) -> Publish:
+    """Publish an ingestion job on a Celery app (task id: the job id and the attempt, for the logs)."""
+    from core.jobs import INGEST_TASK
+
+    def publish(document_id: str, job_id: str, attempt: int) -> None:
+        app.send_task(INGEST_TASK, args=[document_id, job_id], task_id=f"{job_id}-a{attempt}")
+
+    return publish
+
+
+class RecoveryThread(threading.Thread):
+    """A worker's background sweep: once at start, then every `interval_s`."""
+
+    def __init__(self, runtime: Callable[[], Runtime], publish: Publish, interval_s: float) -> None:
+        super().__init__(name="recovery", daemon=True)
+        self.runtime, self.publish, self.interval_s = runtime, publish, interval_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                sweep(self.runtime(), self.publish)
+            except Exception:  # noqa: BLE001 - a store down now: sweep again at the next beat
+                log.warning("recovery sweep failed", exc_info=True)
+            if self.stopped.wait(self.interval_s):
+                return
+
+
+def interval(settings) -> float:
+    return settings.recovery_interval_s or min(15.0, max(0.5, settings.job_lease_s / 4))
