@@ -30,7 +30,7 @@ def _model_diff(url):
 
 def _roundtrip(url):
     upgrade(url)
-    assert current_revision(url) == "0006"
+    assert current_revision(url) == "0007"
     assert TABLES <= _tables(url)
     eng = make_engine(url)
     with eng.connect() as conn:

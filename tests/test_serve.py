@@ -218,3 +218,20 @@ def test_a_worker_killed_three_times_ends_worker_crash_and_a_reupload_retries(se
     doc = served.wait_document(up["document_id"], timeout=TIME_LIMIT_S)
     assert doc["status"] == "indexed" and doc["error_code"] is None, doc
     assert served.http.get(f"/v1/jobs/{again['job_id']}").json()["attempts"] == 1
+
+
+def test_a_killed_vector_store_server_is_restarted_and_serves_the_same_data(served):
+    before = served.http.get("/v1/search", params={"q": "validation report"}).json()["items"]
+    assert before, "the earlier tests indexed documents"
+    pid = served.child_pid("vector_store")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while (r := served.ready()).status_code != 503:
+        assert time.time() < deadline, "readiness never noticed the dead vector store"
+        time.sleep(0.1)
+    assert "vector_store" in r.json()["detail"], r.json()
+    served.wait_ready(timeout=120)
+    assert served.child_pid("vector_store") != pid
+    after = served.http.get("/v1/search", params={"q": "validation report"})
+    assert after.status_code == 200, after.text
+    assert [h["chunk_id"] for h in after.json()["items"]] == [h["chunk_id"] for h in before]
