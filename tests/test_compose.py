@@ -34,9 +34,11 @@ def test_compose_settings_point_at_the_engines_the_scale_test_runs():
                  broker_url=env["CLAUSEWISE_BROKER_URL"], chroma_url=env["CLAUSEWISE_CHROMA_URL"])
     assert s.resolved_chroma_url == "http://chroma:8000"
     scale = (ROOT / "tests" / "test_scale_path.py").read_text()
-    # each engine the file names is run for real by the scale-path test: PostgreSQL, Redis, `chroma run`, a worker
-    for needle in ("pg_url", "REDIS_URL", '"run", "--path"', "start_worker", "create_app"):
+    # each engine the file names is run for real by the scale-path test: PostgreSQL, Redis, `chroma run` (the
+    # conftest fixture it uses), a worker
+    for needle in ("pg_url", "REDIS_URL", "chroma_server", "start_worker", "create_app"):
         assert needle in scale
+    assert '"run", "--path"' in (ROOT / "tests" / "conftest.py").read_text()
 
 
 def test_dockerfile_installs_cpu_torch_and_the_package():
