@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --find-links $(WHEELS) --only-binary llama-cpp-python -e '.[test,llm]'
 	touch $(STAMP)
 
-.PHONY: install run test bench
+.PHONY: install run test lint
 install: $(STAMP)
 
 run: $(STAMP)

@@ -157,10 +157,11 @@ def worker(
 
     from worker import recovery
 
-    from core.jobs import make_celery
+    from worker.celery_app import make_celery
     from core.runtime import Runtime
     from ingest.partition import warm_up
-    from api.jobs import get_classifier, register_tasks
+    from worker.flows import get_classifier
+    from worker.tasks import register_tasks
 
     from celery.signals import setup_logging
 
@@ -213,7 +214,7 @@ def ingest(
     from ingest import service
     from ingest.intake import ingest_local_file
     from ingest.partition import warm_up
-    from ingest.tasks import run_ingest_jobs
+    from worker.flows import ingest_and_classify_many
 
     settings = _runtime_settings()
     upgrade(settings.resolved_database_url)
@@ -246,12 +247,8 @@ def ingest(
         if reg.job is not None:
             jobs.append((reg.document.id, reg.job.id))
 
-    def done(document_id: str, _job_id: str | None = None, status: str | None = None):
+    def done(document_id: str, _job_id: str | None = None, _status: str | None = None):
         f, duplicate = by_doc[document_id]
-        if status == "indexed":
-            from api.jobs import classify
-
-            classify(rt, DEFAULT_TENANT_ID, document_id)
         doc = service.get_document(db=rt.db, tenant_id=DEFAULT_TENANT_ID, document_id=document_id)
         report({"file": str(f), "document_id": document_id, "status": doc["status"],
                 "error_code": doc["error_code"], "chunks": doc["chunk_count"], "kind": doc["kind"],
@@ -260,7 +257,7 @@ def ingest(
     for document_id, (f, duplicate) in by_doc.items():
         if duplicate:
             done(document_id)
-    run_ingest_jobs(rt, jobs, on_done=done)
+    ingest_and_classify_many(rt, jobs, on_done=done)  # the workers' flow: ingest, then classify
     bar.close()
     raise typer.Exit(1 if failures else 0)
 
@@ -406,7 +403,7 @@ def keys_revoke(key_id: str, tenant: str = typer.Option("default", "--tenant")) 
 @ledger_app.command("verify")
 def ledger_verify(tenant: str = typer.Option(None, "--tenant", help="One tenant slug or id (default: all)")) -> None:
     """Recompute every tenant's hash chain; exit 1 if any row was changed, removed or re-linked."""
-    from core import ledger
+    from review import ledger
     from core.auth import ensure_tenant
     from core.db import Database
 
@@ -427,7 +424,7 @@ def export_labels_cmd(
     tenant: str = typer.Option("default", "--tenant"),
 ) -> None:
     """Write confirmed and rejected reviewer decisions as a labelled evaluation set."""
-    from classifiers.exports import export_labels, write_jsonl
+    from review.exports import export_labels, write_jsonl
     from core.auth import ensure_tenant
     from core.db import Database
 
@@ -449,7 +446,7 @@ def reconcile_cmd(
 ) -> None:
     """Repair disagreements between SQL and the vector store (orphan or missing vectors), and take back jobs
     that no live worker runs (lease expired, or never delivered within the job time limit)."""
-    from core.jobs import make_celery
+    from worker.celery_app import make_celery
     from core.runtime import Runtime
     from ingest.reconcile import reconcile
     from worker.recovery import celery_publisher, sweep

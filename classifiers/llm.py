@@ -80,7 +80,7 @@ OUTPUT_TOKENS_PER_CANDIDATE = 40
 
 @dataclass(frozen=True)
 class Adjustment:
-    """How a verdict moves a calibrated confidence (logit shifts); chosen on the dev set, see eval/bench_llm.py."""
+    """How a verdict moves a calibrated confidence (logit shifts); chosen on the dev set, see bench/llm.py."""
 
     supported: float = 0.5
     partial: float = 0.0

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.scoring import CrossConfig, ScoringConfig
+from classifiers.scoring import CrossConfig
 from classifiers.suggest import ClassifierConfig
 from eval.dataset import LABEL_KEYS, load
 from eval.metrics import ranking_metrics

@@ -117,7 +117,7 @@ def ingest_file(rt, path, tenant_id=None):
     from core.models import DEFAULT_TENANT_ID
     from ingest import service
     from ingest.intake import ingest_local_file
-    from ingest.tasks import run_ingest_job
+    from worker.jobs import run_ingest_job
 
     tenant_id = tenant_id or DEFAULT_TENANT_ID
     reg = ingest_local_file(path, db=rt.db, blobs=rt.blobs, tenant_id=tenant_id,
@@ -127,7 +127,7 @@ def ingest_file(rt, path, tenant_id=None):
     return service.get_document(db=rt.db, tenant_id=tenant_id, document_id=reg.document.id)
 
 
-from api.server import LiveServer, free_port  # noqa: E402,F401 - shared with the benchmarks
+from bench.live import LiveServer, free_port  # noqa: E402,F401 - shared with the benchmarks
 
 
 @pytest.fixture

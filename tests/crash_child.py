@@ -24,7 +24,7 @@ def child(settings, document_id: str, job_id: str, kill_at: int, out_fd: int) ->
 
     from core.runtime import Runtime
     from core.vectors import VectorStore
-    from ingest.tasks import run_ingest_job
+    from worker.jobs import run_ingest_job
 
     events: list[str] = []
 

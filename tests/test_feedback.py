@@ -41,9 +41,9 @@ def test_reviewer_decisions_move_the_next_similar_documents_ranking(runtime, tmp
     confirmed control higher and the rejected one lower, and says how many tenant examples voted."""
     from sqlalchemy import select
 
-    from api.jobs import classify
+    from worker.flows import classify
     from conftest import FIXTURES, ingest_file
-    from core import ledger
+    from review import ledger
     from core.models import DEFAULT_TENANT_ID, Suggestion
 
     iso = "ISO-IEC-42001-2023"

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from core import ledger
+from review import ledger
 from core.db import Database, upgrade
 from core.models import DEFAULT_TENANT_ID, Document, Suggestion, new_id
 

@@ -288,7 +288,7 @@ def test_no_model_says_so_once_and_the_service_goes_on(settings, catalog, caplog
 
 def test_ollama_backend_is_built_with_the_schema_as_format_and_fails_cleanly_when_no_server(classifier, catalog):
     """No Ollama server runs here: this checks construction and the failure path through the real client."""
-    from api.server import free_port
+    from bench.live import free_port
     from langchain_ollama import ChatOllama
 
     from core.settings import Settings
@@ -383,7 +383,7 @@ def test_server_killed_mid_run_suggestions_still_arrive_unverified(runtime, cata
     from core.models import DEFAULT_TENANT_ID, Suggestion
     from sqlalchemy import select
 
-    from api.jobs import get_classifier
+    from worker.flows import get_classifier
 
     srv = start_server(local_model, tmp_path)
     try:

@@ -110,7 +110,7 @@ def test_jira_adf_and_servicenow_journal_text_are_extracted(indexed):
 
 
 def test_reingesting_the_same_job_is_idempotent(indexed):
-    from ingest.tasks import run_ingest_job
+    from worker.jobs import run_ingest_job
 
     rt, docs = indexed
     doc = docs["KHA-AIMS-DOC-001_AIMS_scope_statement_v1.2.txt"]

@@ -234,7 +234,7 @@ def test_four_eyes_rule_stops_self_confirmation(review_app):
 def test_tenant_isolation_over_a_thousand_searches_and_listings(runtime):
     """Two tenants with their own evidence: nothing of tenant B ever appears in tenant A's answers."""
     from api.app import create_app
-    from api.jobs import classify
+    from worker.flows import classify
     from core.auth import ensure_tenant
     from core.vectors import collection_name
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from catalog import load_catalog
-from classifiers import review
-from core import ledger
+from review import coverage as review_coverage
+from review import edges as review_edges
+from review import queue as review_queue
+from review import ledger
 from core.db import Database, upgrade
 from core.models import DEFAULT_TENANT_ID, Document, Suggestion, new_id
 
@@ -54,7 +56,7 @@ def test_gaps_first_then_most_uncertain_and_near_duplicates_collapsed(db):
     ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=confirmed, decision="confirm", actor="r",
                   actor_key_id=None)
 
-    q = review.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID)
+    q = review_queue.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID)
     order = [i["suggestion_id"] for i in q["items"]]
     # gaps (no confirmed evidence) first, most uncertain first among them; A.3.2 is covered, so it comes last
     # although its confidence of 0.5 is the most uncertain of all
@@ -80,14 +82,14 @@ def test_coverage_states_and_the_audit_period(db):
         ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=sg, decision=d, actor="r", actor_key_id=None)
     ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=rejected, decision="reject", actor="r",
                   actor_key_id=None, reason_code="insufficient_evidence")
-    cov = review.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework=ISO,
+    cov = review_coverage.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework=ISO,
                           period_start=datetime(2025, 1, 1, tzinfo=timezone.utc),
                           period_end=datetime(2025, 12, 31, tzinfo=timezone.utc))
     st = {i["control_id"]: i["status"] for i in cov["items"]}
     assert st["A.2.2"] == "confirmed_outside_period" and st["A.9.2"] == "confirmed"
     assert st["A.6.2.8"] == "suggested" and st["A.7.2"] == "none"  # a rejected suggestion is no coverage
     assert cov["summary"]["confirmed"] == 1 and cov["summary"]["confirmed_outside_period"] == 1
-    csf = review.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework="NIST-CSF-2.0")
+    csf = review_coverage.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework="NIST-CSF-2.0")
     proposed = [i for i in csf["items"] if i["status"] == "proposed"]
     assert proposed and all(p["from"]["control_id"] in ("A.2.2", "A.9.2")
                             for i in proposed for p in i["proposed_via_crosswalk"])
@@ -106,7 +108,7 @@ def test_an_admin_rejected_crosswalk_edge_proposes_no_coverage(db):
     admin = Principal(key_id="k", name="admin one", role=Role.admin, tenant_id=DEFAULT_TENANT_ID)
 
     def proposals():
-        cov = review.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework="NIST-CSF-2.0")
+        cov = review_coverage.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework="NIST-CSF-2.0")
         return {i["control_id"]: i["proposed_via_crosswalk"] for i in cov["items"] if i["proposed_via_crosswalk"]}
 
     before = proposals()
@@ -115,15 +117,15 @@ def test_an_admin_rejected_crosswalk_edge_proposes_no_coverage(db):
     struck, doubted = one_hop[0], one_hop[1]
     for target, verdict in ((struck, "rejected"), (doubted, "disputed")):
         # reviewed in the direction opposite to the one the CSV stores: an edge is an edge either way
-        out = review.review_edge(db=db, catalog=cat, principal=admin, from_framework="NIST-CSF-2.0",
+        out = review_edges.review_edge(db=db, catalog=cat, principal=admin, from_framework="NIST-CSF-2.0",
                                  from_id=target, to_framework=ISO, to_id="A.2.2", verdict=verdict, comment="why")
         assert out["review"]["verdict"] == verdict and out["review"]["actor"] == "admin one"
     after = proposals()
     assert all(len(p["path"]) > 1 for p in after.get(struck, []))  # only longer paths can still reach it
     assert any(p["disputed"] for p in after[doubted])
-    edges = review.list_edges(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, status="rejected")
+    edges = review_edges.list_edges(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, status="rejected")
     assert edges["count"] == 1 and edges["items"][0]["review"]["comment"] == "why"
     with pytest.raises(ClausewiseError) as e:
-        review.review_edge(db=db, catalog=cat, principal=admin, from_framework=ISO, from_id="A.2.2",
+        review_edges.review_edge(db=db, catalog=cat, principal=admin, from_framework=ISO, from_id="A.2.2",
                            to_framework="OWASP-NHI-TOP10-2025", to_id="NHI9", verdict="accepted", comment=None)
     assert e.value.code.value == "edge_not_found"

@@ -1,11 +1,8 @@
 """The same service on PostgreSQL, Redis and a Chroma server, by configuration alone, with a real worker."""
 
-import os
-import subprocess
 import time
 import uuid
 
-import httpx
 import pytest
 
 from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, wait_for_document
@@ -96,7 +93,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_done_exactly_once(tmp_path, pg_u
 
     from api.app import create_app
     from core.db import Database
-    from core.jobs import time_limits
+    from worker.celery_app import time_limits
     from core.models import DEFAULT_TENANT_ID, Chunk, Suggestion
     from core.vectors import VectorStore
     from eval.corpus import make_pdf

@@ -85,7 +85,7 @@ def test_worker_on_redis(migrated_settings, chroma_server):
 
 
 def test_redis_visibility_timeout_outlasts_the_hard_time_limit(settings):
-    from core.jobs import make_celery
+    from worker.celery_app import make_celery
 
     app = make_celery(settings.model_copy(update={"broker_url": REDIS_URL}))
     assert app.conf.broker_transport_options["visibility_timeout"] > app.conf.task_time_limit
@@ -98,7 +98,7 @@ def test_a_job_redelivered_after_three_crashes_ends_worker_crash(runtime, tmp_pa
     from core.models import DEFAULT_TENANT_ID, Job
     from ingest import service
     from ingest.intake import ingest_local_file
-    from ingest.tasks import run_ingest_job
+    from worker.jobs import run_ingest_job
 
     path = tmp_path / "poison.txt"
     path.write_text("a document whose parsing kills the worker\n")

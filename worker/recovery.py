@@ -49,7 +49,7 @@ def sweep(rt: Runtime, publish: Publish | None, *, include_unleased: bool = Fals
 
 def celery_publisher(app) -> Publish:
     """Publish an ingestion job on a Celery app (task id: the job id and the attempt, for the logs)."""
-    from core.jobs import INGEST_TASK
+    from worker.celery_app import INGEST_TASK
 
     def publish(document_id: str, job_id: str, attempt: int) -> None:
         app.send_task(INGEST_TASK, args=[document_id, job_id], task_id=f"{job_id}-a{attempt}")

@@ -11,8 +11,8 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ADMIN, EXPORT, READ, REVIEW, CatalogDep, PrincipalDep, RuntimeDep, TenantDep
-from classifiers import exports, review
-from core import auth, ledger
+from core import auth
+from review import coverage, decisions, edges, exports, ledger, queue
 from core.errors import ClausewiseError, ErrorCode
 from ingest.service import search_chunks
 
@@ -62,7 +62,7 @@ def _date(value: str | None, name: str) -> datetime | None:
 @router.post("/suggestions/{suggestion_id}/decisions", status_code=201, dependencies=[Depends(REVIEW)])
 async def post_decision(suggestion_id: str, body: DecisionIn, rt: RuntimeDep, principal: PrincipalDep) -> dict:
     """Confirm or reject a suggestion (a reject needs a reason code); appended to the hash-chained ledger."""
-    return await run_in_threadpool(lambda: review.decide(
+    return await run_in_threadpool(lambda: decisions.decide(
         db=rt.db, principal=principal, suggestion_id=suggestion_id, decision=body.decision,
         reason_code=body.reason_code, comment=body.comment, four_eyes=rt.settings.four_eyes))
 
@@ -70,14 +70,14 @@ async def post_decision(suggestion_id: str, body: DecisionIn, rt: RuntimeDep, pr
 @router.get("/suggestions/{suggestion_id}", dependencies=[Depends(READ)])
 def get_suggestion(suggestion_id: str, rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep) -> dict:
     """One suggestion with its whole decision history (superseded decisions included)."""
-    return review.suggestion_detail(db=rt.db, catalog=catalog, tenant_id=tenant_id, suggestion_id=suggestion_id)
+    return decisions.suggestion_detail(db=rt.db, catalog=catalog, tenant_id=tenant_id, suggestion_id=suggestion_id)
 
 
 @router.post("/documents/{document_id}/mappings", status_code=201, dependencies=[Depends(REVIEW)])
 async def post_mapping(document_id: str, body: MappingIn, rt: RuntimeDep, principal: PrincipalDep,
                        catalog: CatalogDep) -> dict:
     """Add a mapping the classifier missed, with the quote that supports it (offsets optional, checked)."""
-    return await run_in_threadpool(lambda: review.add_mapping(
+    return await run_in_threadpool(lambda: decisions.add_mapping(
         db=rt.db, catalog=catalog, principal=principal, document_id=document_id, framework=body.framework,
         control_id=body.control_id, quote=body.quote, char_start=body.char_start, char_end=body.char_end,
         comment=body.comment))
@@ -87,7 +87,7 @@ async def post_mapping(document_id: str, body: MappingIn, rt: RuntimeDep, princi
 def get_review_queue(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framework: str | None = None,
                      limit: int = Query(50, ge=1, le=500)) -> dict:
     """Undecided suggestions: coverage gaps first, then the most uncertain; near-duplicates collapsed."""
-    return review.review_queue(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework, limit=limit)
+    return queue.review_queue(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework, limit=limit)
 
 
 @router.get("/coverage", dependencies=[Depends(READ)])
@@ -96,7 +96,7 @@ def get_coverage(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
                  period_start: str | None = Query(None, description="Audit period start (ISO 8601)"),
                  period_end: str | None = Query(None, description="Audit period end (ISO 8601)")) -> dict:
     """Per control: confirmed evidence, suggested only, proposed through a crosswalk (never counted), or none."""
-    return review.coverage(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework,
+    return coverage.coverage(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework,
                            period_start=_date(period_start, "period_start"),
                            period_end=_date(period_end, "period_end"))
 
@@ -106,7 +106,7 @@ def get_coverage(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
 def export_mappings(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
                     format: Literal["csv", "json"] = "json", framework: str | None = None):
     """Confirmed mappings with quotes and decisions, as CSV or JSON (anchored to the ledger head)."""
-    rows = review.confirmed_mappings(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework)
+    rows = coverage.confirmed_mappings(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework)
     if format == "csv":
         return PlainTextResponse(exports.to_csv(rows), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="clausewise-mappings.csv"'})
@@ -117,7 +117,7 @@ def export_mappings(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
 def export_oscal(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framework: str | None = None,
                  period_start: str | None = None, period_end: str | None = None) -> dict:
     """Confirmed mappings as an OSCAL 1.1.2 assessment-results document."""
-    rows = review.confirmed_mappings(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework)
+    rows = coverage.confirmed_mappings(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework)
     return exports.to_oscal(rows, db=rt.db, tenant_id=tenant_id, catalog=catalog,
                             period_start=_date(period_start, "period_start"),
                             period_end=_date(period_end, "period_end"))
@@ -142,14 +142,14 @@ def get_edges(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framewo
               control_id: str | None = None,
               status: Literal["unreviewed", "accepted", "disputed", "rejected"] | None = None) -> dict:
     """Crosswalk edges with provenance, relationship, rationale and this workspace's review of each."""
-    return review.list_edges(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework,
+    return edges.list_edges(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework,
                              control_id=control_id, status=status)
 
 
 @router.post("/catalog/edges/reviews", status_code=201, dependencies=[Depends(ADMIN)])
 def post_edge_review(body: EdgeReviewIn, rt: RuntimeDep, principal: PrincipalDep, catalog: CatalogDep) -> dict:
     """Accept, dispute or reject a crosswalk edge for this workspace; a rejected edge proposes no coverage."""
-    return review.review_edge(db=rt.db, catalog=catalog, principal=principal, from_framework=body.from_framework,
+    return edges.review_edge(db=rt.db, catalog=catalog, principal=principal, from_framework=body.from_framework,
                               from_id=body.from_id, to_framework=body.to_framework, to_id=body.to_id,
                               verdict=body.verdict, comment=body.comment)
 

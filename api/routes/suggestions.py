@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CLASSIFY, READ, CatalogDep, RuntimeDep, TenantDep
-from api.jobs import classify
+from worker.flows import classify
 from classifiers.suggest import list_suggestions
 
 router = APIRouter(tags=["suggestions"])

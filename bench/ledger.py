@@ -1,6 +1,6 @@
 """Benchmark the decisions ledger: appends per second (one and several writers) and `verify` time.
 
-    .venv/bin/python -m eval.bench_ledger [--decisions 5000] [--writers 4] [--database-url URL] [--json out.json]
+    .venv/bin/python -m bench.ledger [--decisions 5000] [--writers 4] [--database-url URL] [--json out.json]
 
 Default database: a fresh SQLite file in a temporary directory. With --database-url (for example the PostgreSQL
 test database) the schema is migrated there first; the benchmark writes into it, so use a scratch database.
@@ -8,10 +8,10 @@ test database) the schema is migrated there first; the benchmark writes into it,
 
 from __future__ import annotations
 
-import argparse
+from bench import harness
+
 import concurrent.futures as cf
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -34,7 +34,7 @@ def _seed(db, tenant_id: str, n: int) -> list:
 
 
 def run(url: str, decisions: int, writers: int) -> dict:
-    from core import ledger
+    from review import ledger
     from core.auth import ensure_tenant
     from core.db import Database, upgrade
 
@@ -66,21 +66,18 @@ def run(url: str, decisions: int, writers: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__)
     ap.add_argument("--decisions", type=int, default=5000)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--database-url", default=None)
-    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         result = {"database": url.split("://")[0], "decisions": args.decisions,
-                  "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
-                              "platform": platform.platform()},
+                  "machine": harness.machine(),
                   "results": run(url, args.decisions, args.writers)}
     print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    harness.finish(result, args.json)
     return result
 
 

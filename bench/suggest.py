@@ -1,14 +1,14 @@
 """Benchmark: suggestion latency per document (ingest excluded), p50/p95, without an LLM.
 
-Usage: .venv/bin/python -m eval.bench_suggest [--docs 24] [--repeat 3] [--json out.json]
+Usage: .venv/bin/python -m bench.suggest [--docs 24] [--repeat 3] [--json out.json]
 Ingests a generated corpus first (untimed), then times the real service call per document — read chunks from
 SQL and vectors from Chroma, score against the catalog, calibrate, write the suggestion run — on warm caches.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+from bench import harness
+
 import os
 import sys
 import tempfile
@@ -22,23 +22,22 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__)
     ap.add_argument("--docs", type=int, default=24)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
-    from api.jobs import get_classifier
+    from worker.flows import get_classifier
     from classifiers.suggest import suggest_document
     from core.db import upgrade
     from core.models import DEFAULT_TENANT_ID
     from core.runtime import Runtime
     from core.settings import Settings
-    from eval.bench_ingest import machine
+    from bench.harness import machine
     from eval.corpus import generate
     from ingest.intake import ingest_local_file
     from ingest.partition import warm_up
-    from ingest.tasks import run_ingest_jobs
+    from worker.jobs import run_ingest_jobs
 
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
         tmp = Path(tmp)
@@ -82,8 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'':28}{'p50 ms':>10}{'p95 ms':>10}")
     print(f"{'suggest (read, score, store)':28}{result['suggest_ms']['p50']:>10}{result['suggest_ms']['p95']:>10}")
     print(f"{'classify only':28}{result['classify_only_ms']['p50']:>10}{result['classify_only_ms']['p95']:>10}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    harness.finish(result, args.json)
     return result
 
 

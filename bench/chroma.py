@@ -1,6 +1,6 @@
 """Benchmark: embedded Chroma insert throughput and query latency as the collection grows to 10^4, 10^5, 10^6 chunks.
 
-Usage: .venv/bin/python -m eval.bench_chroma [--sizes 10000,100000,1000000] [--queries 200] [--json out.json]
+Usage: .venv/bin/python -m bench.chroma [--sizes 10000,100000,1000000] [--queries 200] [--json out.json]
 Uses the project's own VectorStore (embedded PersistentClient in a temp dir, one cosine HNSW collection per tenant)
 and always passes our vectors: seeded random unit-norm float32 384-d vectors with chunk-like metadata, 50 chunks per
 document. Grows one collection to each size in turn, upserting in batches, and at each size times the growth step
@@ -11,8 +11,8 @@ cluster structure, which is the hard case for HNSW; real chunk embeddings are ea
 
 from __future__ import annotations
 
-import argparse
-import json
+from bench import harness
+
 import os
 import shutil
 import sys
@@ -41,32 +41,18 @@ def metadata(tenant_id: str, i: int) -> dict:
             "kind": KINDS[i % len(KINDS)]}
 
 
-def rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
 def dir_mib(path: Path) -> float:
     return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
 
 
-def pct(ms: list[float], *qs: int) -> dict:
-    a = np.array(ms)
-    return {f"p{q}": round(float(np.percentile(a, q)), 2) for q in qs}
-
-
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__)
     ap.add_argument("--sizes", default="10000,100000,1000000",
                     help="Comma-separated collection sizes, ascending (default: 10000,100000,1000000)")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--batch", type=int, default=5000, help="Vectors per upsert call")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if sizes != sorted(sizes) or len(set(sizes)) != len(sizes) or sizes[0] <= 0:
@@ -77,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     from core.embedder import DIMENSION
     from core.models import DEFAULT_TENANT_ID
     from core.vectors import VectorStore
-    from eval.bench_ingest import machine, peak_rss_mib
+    from bench.harness import machine, peak_rss_mib, rss_mib
 
     rng = np.random.default_rng(args.seed)
     tenant = DEFAULT_TENANT_ID
@@ -138,8 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
 
             row = {"size": size, "count": count, "insert_seconds": round(insert_s, 1),
                    "insert_vectors_per_s": round(step / insert_s, 1),
-                   "query_ms": pct(times, 50, 95, 99), "recall_at_k": round(float(np.mean(recalls)), 3),
-                   "filtered_query_ms": pct(ftimes, 50, 95),
+                   "query_ms": harness.percentiles(times, 50, 95, 99), "recall_at_k": round(float(np.mean(recalls)), 3),
+                   "filtered_query_ms": harness.percentiles(ftimes, 50, 95),
                    "filtered_hits_mean": round(float(np.mean(fhits)), 1),
                    "rss_mib": rss_mib(), "disk_mib": dir_mib(tmp / "chroma")}
             rows.append(row)
@@ -162,8 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{r['disk_mib']:>10,.0f}")
     print("insert vec/s is for the growth step to that size; filt = k=10 query with where={document_id}. "
           f"peak RSS {result['peak_rss_mib']} MiB")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    harness.finish(result, args.json)
     return result
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
-from core.models import Decision, Suggestion, new_id, utcnow
+from core.models import Suggestion, new_id, utcnow
+from review.models import Decision
 
 HASHED_FIELDS = ("id", "tenant_id", "seq", "suggestion_id", "document_id", "framework", "control_id", "decision",
                  "reason_code", "comment", "actor_key_id", "actor", "supersedes_id", "quote_sha256",

@@ -1,4 +1,6 @@
-"""The job that chains ingestion and classification (it sits above both) and the per-process classifier."""
+"""The flows that chain ingestion and classification (they sit above both), and the process-wide classifier
+and LLM verifier they use. Celery tasks (worker.tasks), the API's in-process dispatch and the CLI's `ingest` all
+run these same functions."""
 
 from __future__ import annotations
 
@@ -6,10 +8,7 @@ import logging
 import threading
 import time
 
-from celery import Celery
-
 from catalog import load_catalog
-from core.jobs import EVAL_TASK, INGEST_TASK
 from core.models import Document, Job
 from core.runtime import Runtime
 from core.settings import Settings
@@ -49,7 +48,7 @@ def get_verifier(settings: Settings):
 def classify(rt: Runtime, tenant_id: str, document_id: str) -> dict:
     """Classify a document; the supervised part also learns from this tenant's reviewer decisions on other
     documents (confirmed controls vote for, rejected ones against)."""
-    from classifiers.feedback import tenant_examples
+    from review.feedback import tenant_examples
     from classifiers.suggest import suggest_document
 
     classifier = get_classifier(rt.settings)
@@ -62,11 +61,30 @@ def classify(rt: Runtime, tenant_id: str, document_id: str) -> dict:
 
 def ingest_and_classify(rt: Runtime, document_id: str, job_id: str) -> str:
     """Run ingestion; an indexed document is classified at once. A classification failure keeps it indexed."""
-    from ingest.tasks import run_ingest_job
+    from worker.jobs import run_ingest_job
 
     status = run_ingest_job(rt, document_id, job_id)
-    if status != "indexed":
-        return status
+    if status == "indexed":
+        classify_indexed(rt, document_id, job_id)
+    return status
+
+
+def ingest_and_classify_many(rt: Runtime, jobs: list[tuple[str, str]], on_done=None) -> list[str]:
+    """The same flow for many documents in this process (the CLI's `ingest`): partitioning runs ahead while
+    the previous document embeds, and each indexed document is classified as it finishes."""
+    from worker.jobs import run_ingest_jobs
+
+    def finished(document_id: str, job_id: str, status: str) -> None:
+        if status == "indexed":
+            classify_indexed(rt, document_id, job_id)
+        if on_done:
+            on_done(document_id, job_id, status)
+
+    return run_ingest_jobs(rt, jobs, on_done=finished)
+
+
+def classify_indexed(rt: Runtime, document_id: str, job_id: str) -> None:
+    """Classify a document its job just indexed, once per job; a failure is recorded on the job."""
     with rt.db.session() as s:
         job = s.get(Job, job_id)
         doc = s.get(Document, document_id)
@@ -74,7 +92,7 @@ def ingest_and_classify(rt: Runtime, document_id: str, job_id: str) -> str:
         # already happened (a redelivered job, or a worker killed after classifying)
         tenant_id, already = job.tenant_id, doc.classification_run_id is not None or "classify_s" in (job.timings or {})
     if already:
-        return status
+        return
     t = time.perf_counter()
     try:
         result = classify(rt, tenant_id, document_id)
@@ -85,26 +103,3 @@ def ingest_and_classify(rt: Runtime, document_id: str, job_id: str) -> str:
     with rt.db.session() as s:
         job = s.get(Job, job_id)
         job.timings = {**(job.timings or {}), **extra}
-    return status
-
-
-def register_tasks(app: Celery, runtime_factory) -> None:
-    """Attach the tasks to an app; the runtime is built once per worker process, on first use."""
-    holder: dict[str, Runtime] = {}
-
-    def runtime() -> Runtime:
-        if "rt" not in holder:
-            holder["rt"] = runtime_factory()
-        return holder["rt"]
-
-    @app.task(name=INGEST_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
-    def ingest_document(self, document_id: str, job_id: str) -> str:
-        return ingest_and_classify(runtime(), document_id, job_id)
-
-    @app.task(name=EVAL_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
-    def eval_run(self, run_id: str) -> str:
-        from eval.service import execute_run
-
-        return execute_run(db=runtime().db, run_id=run_id)
-
-    app.clausewise_runtime = runtime

@@ -1,6 +1,6 @@
 """Benchmark: upload enqueue latency (p50/p95/p99) with concurrent clients over loopback HTTP, no worker running.
 
-Usage: .venv/bin/python -m eval.bench_upload [--requests 400] [--clients 8] [--json out.json]
+Usage: .venv/bin/python -m bench.upload [--requests 400] [--clients 8] [--json out.json]
 Starts the real app under uvicorn on a free loopback port with its default enqueue — Celery publishing to the
 embedded SQLite broker — and no worker, so jobs only queue. Each client thread POSTs distinct Markdown and text
 files (2-20 KB of policy-like prose, generated in memory) to /v1/documents: stream to disk, sha256, sniff, SQL
@@ -10,8 +10,8 @@ with `duplicate_of` (stream, hash, sniff, SQL lookup, no publish). Latency is me
 
 from __future__ import annotations
 
-import argparse
-import json
+from bench import harness
+
 import os
 import random
 import sqlite3
@@ -99,18 +99,17 @@ def summarize(wall_s: float, results: list[dict], ok) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__)
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
     from api.app import create_app
-    from api.server import LiveServer
+    from bench.live import LiveServer
     from core.db import upgrade
     from core.settings import Settings
-    from eval.bench_ingest import machine, peak_rss_mib
+    from bench.harness import machine, peak_rss_mib
 
     warm = args.clients
     files = make_files(warm + args.requests, seed=args.seed)
@@ -165,8 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"peak RSS {result['peak_rss_mib']} MiB")
     for f in failures:
         print(f"failure: {f}", file=sys.stderr)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    harness.finish(result, args.json)
     return result
 
 

@@ -13,10 +13,11 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from catalog import Catalog
-from classifiers.review import CONFIRMED, _iso, latest_decisions
-from core import ledger
 from core.db import Database
-from core.models import Chunk, Decision, Document, Suggestion, Tenant
+from core.models import Chunk, Document, Suggestion, Tenant
+from review import ledger
+from review.decisions import CONFIRMED, iso, latest_decisions
+from review.models import Decision
 
 CSV_COLUMNS = ["framework", "control_id", "control_title", "document_id", "filename", "sha256", "quote",
                "char_start", "char_end", "page", "record", "line_start", "line_end", "evidence_date",
@@ -165,7 +166,7 @@ def export_labels(*, db: Database, tenant_id: str) -> list[dict]:
                           "doc_type": doc.kind or "", "labels": labels,
                           "primary": {"iso42001": primary_sg.control_id if primary_sg else None},
                           "label_provenance": "confirmed and rejected reviewer decisions (clausewise ledger)",
-                          "evidence_date": _iso(doc.evidence_date), "decisions": decisions})
+                          "evidence_date": iso(doc.evidence_date), "decisions": decisions})
     return items
 
 

@@ -12,9 +12,9 @@ import numpy as np
 from sqlalchemy import select
 
 from classifiers.examples import ExampleBank, document_vector
-from classifiers.review import CONFIRMED, latest_decisions
 from core.db import Database
 from core.models import Chunk
+from review.decisions import CONFIRMED, latest_decisions
 
 
 def tenant_examples(*, db: Database, vectors, tenant_id: str, exclude_document: str | None = None) -> ExampleBank:

@@ -1,6 +1,6 @@
 """Benchmark: end-to-end ingestion throughput against the pure-embedding limit, measured in the same run.
 
-Usage: .venv/bin/python -m eval.bench_ingest [--docs 24] [--pages 3] [--json out.json]
+Usage: .venv/bin/python -m bench.ingest [--docs 24] [--pages 3] [--json out.json]
 Ingests a generated corpus (PDF, DOCX, Markdown, text) through the real path `clausewise ingest` takes — sniff,
 store, sandboxed partition (running one document ahead), chunk, embed, Chroma upsert, SQL commit — then embeds the very same chunk texts with the same model
 and batch size. Prints pages/s, chunks/s, peak RSS and the ratio end-to-end / pure embedding.
@@ -8,11 +8,9 @@ and batch size. Prints pages/s, chunks/s, peak RSS and the ratio end-to-end / pu
 
 from __future__ import annotations
 
-import argparse
-import json
+from bench import harness
+
 import os
-import platform
-import resource
 import sys
 import tempfile
 import time
@@ -22,24 +20,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
-def machine() -> dict:
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(),
-            "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
-
-
-def peak_rss_mib() -> float:
-    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(self_kib / 1024, 1)
-
-
 def main(argv: list[str] | None = None) -> dict:
     from eval.corpus import EXTRA_KINDS, KINDS
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__)
     ap.add_argument("--docs", type=int, default=24)
     ap.add_argument("--pages", type=int, default=3)
-    ap.add_argument("--json", type=Path)
     ap.add_argument("--sequential", action="store_true", help="No partition lookahead")
     ap.add_argument("--kinds", default=",".join(KINDS),
                     help=f"Comma-separated corpus kinds (default: all of {','.join(KINDS)}; also {','.join(EXTRA_KINDS)})")
@@ -55,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     from ingest.intake import ingest_local_file
     from ingest.partition import warm_up
     from ingest.pipeline import EMBED_BATCH
-    from ingest.tasks import run_ingest_jobs
+    from worker.jobs import run_ingest_jobs
 
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
         tmp = Path(tmp)
@@ -96,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     pages = sum(p for _, p in files)
     result = {
-        "benchmark": "ingest", "machine": machine(), "docs": len(files), "pages": pages, "chunks": len(texts),
+        "benchmark": "ingest", "machine": harness.machine(), "docs": len(files), "pages": pages, "chunks": len(texts),
         "indexed": statuses.count("indexed"),
         "end_to_end": {"seconds": round(e2e_s, 2), "pages_per_s": round(pages / e2e_s, 2),
                        "chunks_per_s": round(len(texts) / e2e_s, 2)},
@@ -104,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio_end_to_end_over_embedding": round((len(texts) / e2e_s) / (len(texts) / embed_s), 3),
         "stage_seconds": {k: round(v, 2) for k, v in stage.items()},
         "per_kind": per_kind,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": harness.peak_rss_mib(),
     }
     print(f"machine: {result['machine']}")
     print(f"{'':24}{'seconds':>10}{'pages/s':>10}{'chunks/s':>10}")
@@ -119,8 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{ratio:>11.2f}")
     print(f"ratio end-to-end / pure embedding: {result['ratio_end_to_end_over_embedding']:.3f}   "
           f"peak RSS {result['peak_rss_mib']} MiB")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    harness.finish(result, args.json)
     return result
 
 

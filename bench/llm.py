@@ -1,6 +1,6 @@
 """Benchmark: the dev set with the LLM step off and on in the same run — hit@1, precision@3, seconds per document.
 
-Usage: .venv/bin/python -m eval.bench_llm --dataset eval/datasets/evidence-dev.jsonl [--limit N] [--json out.json]
+Usage: .venv/bin/python -m bench.llm --dataset eval/datasets/evidence-dev.jsonl [--limit N] [--json out.json]
        [--base-url http://127.0.0.1:8080/v1 --model NAME]   (default: start the packaged local model on loopback)
 
 Same protocol as `clausewise eval run`: the example bank never holds the scored item's source group and
@@ -13,7 +13,8 @@ items it scores). Also prints how often each verdict lands on a gold label: whet
 
 from __future__ import annotations
 
-import argparse
+from bench import harness
+
 import json
 import os
 import sys
@@ -44,7 +45,7 @@ def _ranked_ids(drafts, fw: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__)
     ap.add_argument("--dataset", type=Path, default=Path("eval/datasets/evidence-dev.jsonl"))
     ap.add_argument("--limit", type=int, default=None, help="score the first N items only")
     ap.add_argument("--candidates", type=int, default=5, help="ISO candidates judged (CSF and NHI get fewer)")
@@ -52,7 +53,6 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", help="model name at --base-url")
     ap.add_argument("--model-cache", type=Path, default=Path.home() / ".cache" / "clausewise" / "models")
     ap.add_argument("--cache", type=Path, help="verdict cache file (default: a fresh one, so calls are real)")
-    ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
     from catalog import load_catalog
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     from classifiers.suggest import Classifier
     from core.embedder import get_embedder
-    from eval.bench_ingest import machine
+    from bench.harness import machine
     from eval.dataset import LABEL_KEYS, load
     from eval.run import _cross_validated_confidences, _folds
 
@@ -201,8 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     for key, t in report["verdicts"].items():
         print(f"  {key}: " + ", ".join(f"{v} {x['count']} ({x['gold_share']})" for v, x in t.items()))
     print("shifts picked per fold (supported, not_supported):", json.dumps(report["tuned"]))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=float))
+    harness.finish(result, args.json)
     tmp.cleanup()
     return result
 

@@ -1,0 +1,137 @@
+"""Coverage per control (confirmed, suggested, proposed through a crosswalk, none) and the confirmed mappings
+that exports are made of."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from catalog import Catalog
+from core.db import Database
+from core.errors import ClausewiseError, ErrorCode
+from core.models import Document, Suggestion
+from review.models import Decision
+from review.decisions import CONFIRMED, decision_public, iso, latest_decisions
+from review.edges import edge_reviews, hop_key
+from review.queue import current_suggestions
+
+
+def _period_flag(doc: Document, start: datetime | None, end: datetime | None) -> dict:
+    lo = doc.evidence_start or doc.evidence_date
+    hi = doc.evidence_end or doc.evidence_date
+    lo = lo if lo is None or lo.tzinfo else lo.replace(tzinfo=timezone.utc)
+    hi = hi if hi is None or hi.tzinfo else hi.replace(tzinfo=timezone.utc)
+    out = {"evidence_date": iso(doc.evidence_date), "evidence_start": iso(lo), "evidence_end": iso(hi)}
+    if start is None and end is None:
+        return {**out, "in_period": None}
+    if lo is None and hi is None:
+        return {**out, "in_period": None, "undated": True}
+    inside = (end is None or (lo or hi) <= end) and (start is None or (hi or lo) >= start)
+    return {**out, "in_period": inside}
+
+
+def coverage(*, db: Database, catalog: Catalog, tenant_id: str, framework: str, period_start: datetime | None = None,
+             period_end: datetime | None = None) -> dict:
+    """Per control: confirmed evidence, suggested only, proposed through a crosswalk, or none.
+
+    Crosswalk proposals come from confirmed evidence of another framework, with the path; they never count as
+    confirmed. With an audit period, evidence dated outside it is flagged, and a control whose confirmed evidence
+    all falls outside is `confirmed_outside_period`.
+    """
+    if framework not in catalog.frameworks:
+        raise ClausewiseError(ErrorCode.framework_not_found, f"unknown framework {framework!r}")
+    with db.session() as s:
+        latest = latest_decisions(s, tenant_id)
+        rows = current_suggestions(s, tenant_id, None)
+    confirmed: dict[str, list[dict]] = defaultdict(list)
+    suggested: dict[str, list[dict]] = defaultdict(list)
+    confirmed_elsewhere: list[tuple[Suggestion, Document]] = []
+    for sg, doc in rows:
+        d = latest.get(sg.id)
+        if d is not None and d.decision in CONFIRMED:
+            if sg.framework == framework:
+                confirmed[sg.control_id].append({
+                    "document_id": doc.id, "filename": doc.filename, "suggestion_id": sg.id, "quote": sg.quote,
+                    "decision_id": d.id, "decided_by": d.actor, "decided_at": iso(d.created_at),
+                    **_period_flag(doc, period_start, period_end)})
+            else:
+                confirmed_elsewhere.append((sg, doc))
+        elif d is None and sg.framework == framework and sg.source != "reviewer":
+            suggested[sg.control_id].append({"document_id": doc.id, "filename": doc.filename,
+                                             "suggestion_id": sg.id, "confidence": sg.confidence,
+                                             "state": sg.state, "quote": sg.quote})
+    proposed: dict[str, list[dict]] = defaultdict(list)
+    reviews = edge_reviews(db, tenant_id)
+    for sg, doc in confirmed_elsewhere:
+        if sg.framework not in catalog.frameworks or sg.control_id not in catalog.frameworks[sg.framework].controls:
+            continue
+        for path in catalog.neighbours(sg.framework, sg.control_id, to_framework=framework, max_hops=2):
+            verdicts = [reviews[k].verdict for k in map(hop_key, path) if k in reviews]
+            if "rejected" in verdicts:
+                continue  # the tenant's admin struck this edge
+            proposed[path[-1].to_id].append({"from": {"framework": sg.framework, "control_id": sg.control_id},
+                                             "document_id": doc.id, "suggestion_id": sg.id,
+                                             "disputed": "disputed" in verdicts,
+                                             "path": [h.public() for h in path]})
+    items, counts = [], defaultdict(int)
+    for c in catalog.frameworks[framework].requirements():
+        ev = confirmed.get(c.id, [])
+        if ev:
+            dated_in = [e for e in ev if e["in_period"] is not False]
+            status = "confirmed" if dated_in else "confirmed_outside_period"
+        elif suggested.get(c.id):
+            status = "suggested"
+        elif proposed.get(c.id):
+            status = "proposed"
+        else:
+            status = "none"
+        counts[status] += 1
+        items.append({"control_id": c.id, "title": c.title, "status": status, "confirmed": ev,
+                      "suggested": sorted(suggested.get(c.id, []), key=lambda e: -e["confidence"])[:5],
+                      "proposed_via_crosswalk": proposed.get(c.id, [])[:5]})
+    total = len(items)
+    return {"framework": framework, "catalog_version": catalog.version,
+            "period": {"start": iso(period_start), "end": iso(period_end)},
+            "summary": {"controls": total, **{k: counts.get(k, 0) for k in
+                        ("confirmed", "confirmed_outside_period", "suggested", "proposed", "none")},
+                        "confirmed_ratio": round(counts.get("confirmed", 0) / total, 4) if total else 0.0},
+            "items": items}
+
+
+def confirmed_mappings(*, db: Database, catalog: Catalog, tenant_id: str, framework: str | None = None) -> list[dict]:
+    """Every mapping whose effective decision is a confirmation, with its evidence and its decision history."""
+    with db.session() as s:
+        history: dict[str, list[Decision]] = defaultdict(list)
+        for d in s.scalars(select(Decision).where(Decision.tenant_id == tenant_id).order_by(Decision.seq)):
+            history[d.suggestion_id].append(d)
+        ids = [sid for sid, ds in history.items() if ds[-1].decision in CONFIRMED]
+        rows = s.execute(select(Suggestion, Document).join(Document, Document.id == Suggestion.document_id)
+                         .where(Suggestion.id.in_(ids), Suggestion.tenant_id == tenant_id)).tuples().all()
+    out = []
+    for sg, doc in rows:
+        if framework and sg.framework != framework:
+            continue
+        ds = history[sg.id]
+        out.append({
+            "framework": sg.framework, "control_id": sg.control_id,
+            "control_title": _title(catalog, sg.framework, sg.control_id),
+            "document_id": doc.id, "filename": doc.filename, "sha256": doc.sha256,
+            "suggestion_id": sg.id, "source": sg.source, "confidence": sg.confidence, "quote": sg.quote,
+            "char_start": sg.char_start, "char_end": sg.char_end, "page": sg.page, "record": sg.record_start,
+            "line_start": sg.line_start, "line_end": sg.line_end,
+            "evidence_date": iso(doc.evidence_date), "evidence_start": iso(doc.evidence_start),
+            "evidence_end": iso(doc.evidence_end),
+            "decision": ds[-1].decision, "decision_id": ds[-1].id, "decided_by": ds[-1].actor,
+            "decided_at": iso(ds[-1].created_at), "comment": ds[-1].comment, "row_hash": ds[-1].row_hash,
+            "classifier_version": sg.classifier_version, "catalog_version": sg.catalog_version,
+            "history": [decision_public(d) for d in ds],
+        })
+    out.sort(key=lambda r: (r["framework"], r["control_id"], r["filename"], r["suggestion_id"]))
+    return out
+
+
+def _title(catalog: Catalog, framework: str, control_id: str) -> str | None:
+    fw = catalog.frameworks.get(framework)
+    return fw.controls[control_id].title if fw is not None and control_id in fw.controls else None

@@ -1,0 +1,85 @@
+"""The review workflow's tables: decisions (the ledger's rows) and per-workspace crosswalk edge reviews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import Base, new_id, utcnow
+
+
+class DecisionKind(str, Enum):
+    confirm = "confirm"
+    reject = "reject"
+    add = "add"  # a reviewer-added mapping, confirmed by its author
+
+
+class ReasonCode(str, Enum):
+    wrong_control = "wrong_control"
+    partial = "partial"
+    insufficient_evidence = "insufficient_evidence"
+    stale = "stale"
+    out_of_scope = "out_of_scope"
+    other = "other"
+
+
+class Decision(Base):
+    """One reviewer decision: insert-only (database triggers refuse UPDATE and DELETE), hash-chained per tenant.
+
+    `prev_hash` is unique per tenant, so two writers racing for the same chain head cannot fork the chain:
+    the loser's insert fails and is retried on the new head.
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq", name="uq_decisions_tenant_seq"),
+        UniqueConstraint("tenant_id", "prev_hash", name="uq_decisions_tenant_prev"),
+        Index("ix_decisions_suggestion", "suggestion_id", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    suggestion_id: Mapped[str] = mapped_column(ForeignKey("suggestions.id"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    framework: Mapped[str] = mapped_column(String(40))
+    control_id: Mapped[str] = mapped_column(String(40))
+    decision: Mapped[str] = mapped_column(String(20))
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str | None] = mapped_column(Text)
+    actor_key_id: Mapped[str | None] = mapped_column(String(36))
+    actor: Mapped[str] = mapped_column(String(200))
+    supersedes_id: Mapped[str | None] = mapped_column(String(36))
+    quote_sha256: Mapped[str | None] = mapped_column(String(64))
+    classifier_version: Mapped[str] = mapped_column(String(200))
+    catalog_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class EdgeReview(Base):
+    """A tenant's review of one crosswalk edge (the catalog's data stays as shipped; the latest review counts).
+
+    `rejected` edges propose nothing for that tenant; `disputed` ones still propose, flagged; `accepted` ones are
+    marked reviewed. Kept as history: a new review supersedes, never overwrites.
+    """
+
+    __tablename__ = "edge_reviews"
+    __table_args__ = (Index("ix_edge_reviews_tenant_edge", "tenant_id", "from_framework", "from_id", "to_framework",
+                            "to_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    from_framework: Mapped[str] = mapped_column(String(40))
+    from_id: Mapped[str] = mapped_column(String(40))
+    to_framework: Mapped[str] = mapped_column(String(40))
+    to_id: Mapped[str] = mapped_column(String(40))
+    verdict: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    catalog_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
