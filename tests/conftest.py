@@ -22,6 +22,16 @@ def _port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+MODEL_FIXTURES = {"runtime", "eager_client", "eager_settings", "served"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that reach the embedding model through a fixture say so (`-m "not needs_model"` leaves them out)."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.needs_model)
+
+
 @pytest.fixture
 def settings(tmp_path):
     from core.settings import Settings
@@ -103,7 +113,9 @@ def runtime(migrated_settings):
     rt.db.dispose()
 
 
-FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "evidence"
+TESTS = __import__("pathlib").Path(__file__).resolve().parent
+ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures" / "evidence"
 
 
 def manifest():
@@ -190,3 +202,26 @@ def wait_for_document(client, document_id, timeout=120):
             return doc  # an indexed document is classified by the same job: wait for that too
         time.sleep(0.2)
     raise AssertionError(f"document {document_id} still {doc['status']} after {timeout}s")
+
+
+def start_worker(settings, extra_env=None):
+    """A real `clausewise worker` process on the settings' data directory."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CLAUSEWISE_DATA_DIR": str(settings.data_dir), "CLAUSEWISE_ENV": "test",
+           **(extra_env or {})}
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--loglevel", "WARNING"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc):
+    """SIGTERM a process, SIGKILL it if it has not exited within 30 s."""
+    import signal
+    import subprocess
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()

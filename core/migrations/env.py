@@ -6,7 +6,7 @@ from core.db import make_engine
 from core.models import Base
 
 config = context.config
-target_metadata = Base.metadata  # autogenerate would also need review.models imported (tests/test_migrations.py does)
+target_metadata = Base.metadata  # autogenerate would also need review.models imported (tests/service/test_migrations.py does)
 
 
 def run_migrations_online() -> None:

@@ -1,6 +1,6 @@
 """A langchain chat model that answers the verifier's tool call without a network: the unit-test stand-in.
 
-It honours the same contract as a real endpoint (tests/test_llm.py runs one contract suite against both): it
+It honours the same contract as a real endpoint (tests/service/test_llm.py runs one contract suite against both): it
 reads the forced tool's schema, answers one entry per candidate id with a verdict and a quote copied from the
 evidence, and reports token usage. Knobs let tests make it fail, name ids outside the candidate set, or obey
 instructions planted in the evidence (to show what the structural defences do with a model that is fooled).

@@ -19,7 +19,7 @@ import pytest
 from ingest import records
 from ingest.records import Block, RecordStream, split_records
 
-EVIDENCE = Path(__file__).parent / "fixtures" / "evidence"
+EVIDENCE = Path(__file__).parents[1] / "fixtures" / "evidence"
 UTC = timezone.utc
 
 JSON = "application/json"

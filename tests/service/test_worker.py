@@ -1,30 +1,13 @@
 """A real Celery worker process takes ingestion jobs: on the embedded SQLite broker and on Redis."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, wait_for_document
+from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, start_worker, stop, wait_for_document
 
-
-def start_worker(settings, extra_env=None):
-    env = {**os.environ, "CLAUSEWISE_DATA_DIR": str(settings.data_dir), "CLAUSEWISE_ENV": "test",
-           **(extra_env or {})}
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--loglevel", "WARNING"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+pytestmark = [pytest.mark.slow, pytest.mark.needs_model]
 
 
 def run_flow(settings, env):

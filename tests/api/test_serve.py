@@ -23,6 +23,8 @@ import pytest
 
 from conftest import free_port
 
+pytestmark = [pytest.mark.slow, pytest.mark.needs_model]
+
 LEASE_S = 5
 TIME_LIMIT_S = 120
 

@@ -5,8 +5,9 @@ import uuid
 
 import pytest
 
-from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, wait_for_document
-from test_worker import start_worker, stop
+from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, start_worker, stop, wait_for_document
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs_model]
 
 
 def _scale_settings(tmp_path, pg_url, chroma_server, **extra):

@@ -25,7 +25,9 @@ from classifiers.llm import (
 )
 from llm_fixtures.fake_chat import FakeVerdictChat
 
-FIXTURES = Path(__file__).parent / "llm_fixtures"
+pytestmark = [pytest.mark.needs_llm, pytest.mark.needs_model]
+
+FIXTURES = Path(__file__).parents[1] / "llm_fixtures"
 MODEL_CACHE = Path(os.environ.get("CLAUSEWISE_MODEL_CACHE", Path.home() / ".cache" / "clausewise" / "models"))
 SMALL = {ISO: 2, CSF: 1, NHI: 1}   # candidates judged per framework in these tests: short prompts on 2 cores
 

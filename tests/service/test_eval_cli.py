@@ -1,12 +1,15 @@
 """`clausewise eval run` writes the documented JSON, a report with plots, and gates on --fail-under."""
 
+import pytest
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-DEV = Path(__file__).parents[1] / "eval" / "datasets" / "evidence-dev.jsonl"
+pytestmark = [pytest.mark.needs_model]
+
+DEV = Path(__file__).parents[2] / "eval" / "datasets" / "evidence-dev.jsonl"
 KEYS = {"n", "hit@1", "hit@3", "hit@5", "precision@3", "recall@5", "recall@10", "mrr", "ece", "micro_f1", "macro_f1"}
 
 
@@ -75,7 +78,7 @@ def test_ablation_scores_realistic_files_the_way_the_service_ranks_them(tmp_path
     from eval.ablation import score_files
     from eval.dataset import load
 
-    src = Path(__file__).parent / "fixtures" / "evidence"
+    src = Path(__file__).parents[1] / "fixtures" / "evidence"
     name = "KHA-AIMS-DOC-001_AIMS_scope_statement_v1.2.txt"
     shutil.copy(src / name, tmp_path / name)
     items = load(_manifest(tmp_path, name, ["4.3"]), get_embedder())

@@ -11,6 +11,8 @@ from classifiers.index import FrameworkIndex
 from classifiers.profiles import tokenize
 from classifiers.scoring import CrossConfig, FrameworkScores, ScoringConfig, combine, score_document
 
+pytestmark = [pytest.mark.needs_model]
+
 
 class TinyIndex:
     """Two controls with orthogonal views; enough to pin how chunk scores aggregate."""

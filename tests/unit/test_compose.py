@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
@@ -33,7 +33,7 @@ def test_compose_settings_point_at_the_engines_the_scale_test_runs():
                  database_url=env["CLAUSEWISE_DATABASE_URL"].replace("${POSTGRES_PASSWORD:-clausewise}", "pw"),
                  broker_url=env["CLAUSEWISE_BROKER_URL"], chroma_url=env["CLAUSEWISE_CHROMA_URL"])
     assert s.resolved_chroma_url == "http://chroma:8000"
-    scale = (ROOT / "tests" / "test_scale_path.py").read_text()
+    scale = (ROOT / "tests" / "scale" / "test_scale_path.py").read_text()
     # each engine the file names is run for real by the scale-path test: PostgreSQL, Redis, `chroma run` (the
     # conftest fixture it uses), a worker
     for needle in ("pg_url", "REDIS_URL", "chroma_server", "start_worker", "create_app"):

@@ -6,6 +6,7 @@ vector; redelivered jobs then finish exactly once.
 
 from __future__ import annotations
 
+import pytest
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from sqlalchemy import func, select
 
 import factories as F
 from core.models import DEFAULT_TENANT_ID, Chunk, Document, Job
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs_model]
 
 CHILD = Path(__file__).with_name("crash_child.py")
 
@@ -35,7 +38,7 @@ def _register(settings, db, blobs, n: int, tmp: Path) -> list[tuple[str, str]]:
 def _run_children(settings, tmp: Path, jobs: list[tuple[str, str, int]]) -> list[dict]:
     plan = tmp / f"plan-{len(jobs)}-{jobs[0][2]}.json"
     plan.write_text(json.dumps({"data_dir": str(settings.data_dir), "jobs": jobs}))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     res = subprocess.run([sys.executable, str(CHILD), str(plan)], env=env, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def child(settings, document_id: str, job_id: str, kill_at: int, out_fd: int) -> None:
