@@ -22,5 +22,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/clausewise serve
 
-test: $(STAMP)
+# lint first: a broken architecture contract or a ruff finding fails the run before the (longer) tests start
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

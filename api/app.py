@@ -8,15 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from api.errors import install_error_handlers
-from worker.dispatch import Dispatch
-from api.routes import catalog as catalog_routes
 from api.deps import Allow, get_principal
+from api.errors import install_error_handlers
+from api.routes import catalog as catalog_routes
 from api.routes import documents, evaluations, health, ops, review, suggestions
 from catalog import load_catalog
 from core.db import Database
 from core.runtime import Runtime
 from core.settings import Settings
+from worker.dispatch import Dispatch
 
 log = logging.getLogger("clausewise.api")
 

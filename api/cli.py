@@ -153,19 +153,15 @@ def worker(
     """Run a Celery worker: loads the embedding model once, then takes ingestion jobs."""
     import os
 
-    from celery.signals import worker_process_init, worker_ready
+    from celery.signals import setup_logging, worker_process_init, worker_ready
 
-    from worker import recovery
-
-    from worker.celery_app import make_celery
     from core.runtime import Runtime
+    from core.telemetry import REGISTRY, configure_logging
     from ingest.partition import warm_up
+    from worker import recovery
+    from worker.celery_app import make_celery
     from worker.flows import get_classifier
     from worker.tasks import register_tasks
-
-    from celery.signals import setup_logging
-
-    from core.telemetry import REGISTRY, configure_logging
 
     settings = _runtime_settings()
     # our JSON lines instead of Celery's own logging set-up
@@ -254,7 +250,7 @@ def ingest(
                 "error_code": doc["error_code"], "chunks": doc["chunk_count"], "kind": doc["kind"],
                 "duplicate": duplicate})
 
-    for document_id, (f, duplicate) in by_doc.items():
+    for document_id, (_f, duplicate) in by_doc.items():
         if duplicate:
             done(document_id)
     ingest_and_classify_many(rt, jobs, on_done=done)  # the workers' flow: ingest, then classify
@@ -330,7 +326,8 @@ def eval_run(
 
 
 @eval_app.command("compare")
-def eval_compare(run_a: Path = typer.Argument(..., exists=True), run_b: Path = typer.Argument(..., exists=True)) -> None:
+def eval_compare(run_a: Path = typer.Argument(..., exists=True),
+                 run_b: Path = typer.Argument(..., exists=True)) -> None:
     """Print metric deltas between two runs (B - A)."""
     from eval.run import compare
 
@@ -403,9 +400,9 @@ def keys_revoke(key_id: str, tenant: str = typer.Option("default", "--tenant")) 
 @ledger_app.command("verify")
 def ledger_verify(tenant: str = typer.Option(None, "--tenant", help="One tenant slug or id (default: all)")) -> None:
     """Recompute every tenant's hash chain; exit 1 if any row was changed, removed or re-linked."""
-    from review import ledger
     from core.auth import ensure_tenant
     from core.db import Database
+    from review import ledger
 
     db = Database.from_settings(_runtime_settings())
     try:
@@ -424,9 +421,9 @@ def export_labels_cmd(
     tenant: str = typer.Option("default", "--tenant"),
 ) -> None:
     """Write confirmed and rejected reviewer decisions as a labelled evaluation set."""
-    from review.exports import export_labels, write_jsonl
     from core.auth import ensure_tenant
     from core.db import Database
+    from review.exports import export_labels, write_jsonl
 
     db = Database.from_settings(_runtime_settings())
     try:
@@ -446,9 +443,9 @@ def reconcile_cmd(
 ) -> None:
     """Repair disagreements between SQL and the vector store (orphan or missing vectors), and take back jobs
     that no live worker runs (lease expired, or never delivered within the job time limit)."""
-    from worker.celery_app import make_celery
     from core.runtime import Runtime
     from ingest.reconcile import reconcile
+    from worker.celery_app import make_celery
     from worker.recovery import celery_publisher, sweep
 
     rt = Runtime(_runtime_settings())

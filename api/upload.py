@@ -27,7 +27,8 @@ async def receive_upload(request: Request, make_sink, max_bytes: int) -> Receive
     """Parse multipart/form-data from the request stream; the part named `file` goes to a sink."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
-        raise ClausewiseError(ErrorCode.validation_error, "send the file as multipart/form-data in a field named 'file'")
+        raise ClausewiseError(ErrorCode.validation_error,
+                              "send the file as multipart/form-data in a field named 'file'")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes + MULTIPART_OVERHEAD:
         raise ClausewiseError(ErrorCode.file_too_large, f"file exceeds the upload limit of {max_bytes} bytes",

@@ -11,8 +11,6 @@ cluster structure, which is the hard case for HNSW; real chunk embeddings are ea
 
 from __future__ import annotations
 
-from bench import harness
-
 import os
 import shutil
 import sys
@@ -21,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench import harness
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -60,10 +60,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     from tqdm import tqdm
 
+    from bench.harness import machine, peak_rss_mib, rss_mib
     from core.embedder import DIMENSION
     from core.models import DEFAULT_TENANT_ID
     from core.vectors import VectorStore
-    from bench.harness import machine, peak_rss_mib, rss_mib
 
     rng = np.random.default_rng(args.seed)
     tenant = DEFAULT_TENANT_ID

@@ -2,19 +2,20 @@
 
 Usage: .venv/bin/python -m bench.ingest [--docs 24] [--pages 3] [--json out.json]
 Ingests a generated corpus (PDF, DOCX, Markdown, text) through the real path `clausewise ingest` takes — sniff,
-store, sandboxed partition (running one document ahead), chunk, embed, Chroma upsert, SQL commit — then embeds the very same chunk texts with the same model
-and batch size. Prints pages/s, chunks/s, peak RSS and the ratio end-to-end / pure embedding.
+store, sandboxed partition (running one document ahead), chunk, embed, Chroma upsert, SQL commit — then embeds the
+very same chunk texts with the same model and batch size. Prints pages/s, chunks/s, peak RSS and the ratio
+end-to-end / pure embedding.
 """
 
 from __future__ import annotations
-
-from bench import harness
 
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import harness
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--pages", type=int, default=3)
     ap.add_argument("--sequential", action="store_true", help="No partition lookahead")
     ap.add_argument("--kinds", default=",".join(KINDS),
-                    help=f"Comma-separated corpus kinds (default: all of {','.join(KINDS)}; also {','.join(EXTRA_KINDS)})")
+                    help=f"Comma-separated corpus kinds (default: all of {','.join(KINDS)}; "
+                         f"also {','.join(EXTRA_KINDS)})")
     args = ap.parse_args(argv)
 
     from sqlalchemy import select

@@ -8,13 +8,13 @@ test database) the schema is migrated there first; the benchmark writes into it,
 
 from __future__ import annotations
 
-from bench import harness
-
 import concurrent.futures as cf
 import json
 import tempfile
 import time
 from pathlib import Path
+
+from bench import harness
 
 
 def _seed(db, tenant_id: str, n: int) -> list:
@@ -34,9 +34,9 @@ def _seed(db, tenant_id: str, n: int) -> list:
 
 
 def run(url: str, decisions: int, writers: int) -> dict:
-    from review import ledger
     from core.auth import ensure_tenant
     from core.db import Database, upgrade
+    from review import ledger
 
     upgrade(url)
     db = Database(url)

@@ -25,7 +25,7 @@ class LiveServer:
                                                     access_log=access_log, limit_concurrency=200))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.time() + 20
         while not self.server.started:

@@ -7,8 +7,6 @@ SQL and vectors from Chroma, score against the catalog, calibrate, write the sug
 
 from __future__ import annotations
 
-from bench import harness
-
 import os
 import sys
 import tempfile
@@ -16,6 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench import harness
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -27,16 +27,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
 
-    from worker.flows import get_classifier
+    from bench.harness import machine
     from classifiers.suggest import suggest_document
     from core.db import upgrade
     from core.models import DEFAULT_TENANT_ID
     from core.runtime import Runtime
     from core.settings import Settings
-    from bench.harness import machine
     from eval.corpus import generate
     from ingest.intake import ingest_local_file
     from ingest.partition import warm_up
+    from worker.flows import get_classifier
     from worker.jobs import run_ingest_jobs
 
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
@@ -70,11 +70,10 @@ def main(argv: list[str] | None = None) -> dict:
     ms = np.array(times) * 1000
     cms = np.array(classify_only) * 1000
     result = {"benchmark": "suggest", "machine": machine(), "docs": len(docs), "repeat": args.repeat,
-              "chunks_per_doc": {"min": int(min(chunks)), "max": int(max(chunks)), "mean": round(float(np.mean(chunks)), 1)},
-              "suggest_ms": {"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2),
-                             "max": round(float(ms.max()), 2)},
-              "classify_only_ms": {"p50": round(float(np.percentile(cms, 50)), 2),
-                                   "p95": round(float(np.percentile(cms, 95)), 2)},
+              "chunks_per_doc": {"min": int(min(chunks)), "max": int(max(chunks)),
+                                 "mean": round(float(np.mean(chunks)), 1)},
+              "suggest_ms": {**harness.percentiles(ms, 50, 95), "max": round(float(ms.max()), 2)},
+              "classify_only_ms": harness.percentiles(cms, 50, 95),
               "llm": "off"}
     print(f"machine: {result['machine']}")
     print(f"{args.docs} documents x {args.repeat}, chunks per document {result['chunks_per_doc']}")

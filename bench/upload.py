@@ -10,8 +10,6 @@ with `duplicate_of` (stream, hash, sniff, SQL lookup, no publish). Latency is me
 
 from __future__ import annotations
 
-from bench import harness
-
 import os
 import random
 import sqlite3
@@ -22,6 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench import harness
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
 
     from api.app import create_app
+    from bench.harness import machine, peak_rss_mib
     from bench.live import LiveServer
     from core.db import upgrade
     from core.settings import Settings
-    from bench.harness import machine, peak_rss_mib
 
     warm = args.clients
     files = make_files(warm + args.requests, seed=args.seed)

@@ -295,7 +295,8 @@ def _evidence_forms(data_dir: Path, frameworks: dict[str, Framework]) -> dict[st
     for kind, priors in forms.items():
         for p in priors:
             if p["framework"] not in frameworks or p["control_id"] not in frameworks[p["framework"]].controls:
-                raise CatalogError(f"evidence_forms.json: {kind} names unknown control {p['framework']} {p['control_id']}")
+                raise CatalogError(
+                    f"evidence_forms.json: {kind} names unknown control {p['framework']} {p['control_id']}")
             if not 0 <= float(p["weight"]) <= 1 or not p.get("rationale"):
                 raise CatalogError(f"evidence_forms.json: {kind} prior needs a weight in [0, 1] and a rationale")
     return forms

@@ -30,12 +30,12 @@ class ExampleBank:
     def _negatives(self, i: int) -> dict[str, list[str]]:
         return self.negatives[i] if i < len(self.negatives) else {}
 
-    def without_group(self, group: str) -> "ExampleBank":
+    def without_group(self, group: str) -> ExampleBank:
         keep = [i for i, g in enumerate(self.groups) if g != group]
         return ExampleBank(self.vectors[keep], [self.labels[i] for i in keep], [self.groups[i] for i in keep],
                            self.k, self.power, self.min_similarity, [self._negatives(i) for i in keep])
 
-    def extended(self, other: "ExampleBank") -> "ExampleBank":
+    def extended(self, other: ExampleBank) -> ExampleBank:
         """This bank plus another's examples (e.g. a tenant's reviewer decisions), same voting parameters."""
         if not len(other):
             return self
@@ -74,7 +74,7 @@ class ExampleBank:
         stem.with_suffix(".json").write_text(json.dumps({"labels": self.labels, "groups": self.groups}) + "\n")
 
     @classmethod
-    def load(cls, stem: Path = EXAMPLES_DIR / "examples") -> "ExampleBank":
+    def load(cls, stem: Path = EXAMPLES_DIR / "examples") -> ExampleBank:
         if not stem.with_suffix(".npy").exists():
             return cls(np.zeros((0, 384), dtype=np.float32), [], [])
         meta = json.loads(stem.with_suffix(".json").read_text())

@@ -15,7 +15,7 @@ from catalog import Catalog
 from classifiers.profiles import CLASSIFIED, View, candidates, lexical_documents, tokenize, views
 
 _lock = threading.Lock()
-_cache: dict[tuple[str, str, bool], "ControlIndex"] = {}
+_cache: dict[tuple[str, str, bool], ControlIndex] = {}
 
 
 @dataclass

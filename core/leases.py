@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from sqlalchemy import or_, select, update
@@ -33,7 +33,7 @@ _ACTIVE = (DocumentStatus.queued.value, DocumentStatus.processing.value)
 
 def _aware(d: datetime) -> datetime:
     """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def owner_id() -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -13,7 +13,7 @@ DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -76,7 +76,7 @@ class Document(Base):
     classification_run_id: Mapped[str | None] = mapped_column(String(36))
     uploaded_by: Mapped[str | None] = mapped_column(String(36))
 
-    jobs: Mapped[list["Job"]] = relationship(back_populates="document", order_by="Job.created_at")
+    jobs: Mapped[list[Job]] = relationship(back_populates="document", order_by="Job.created_at")
 
 
 class Job(Base):

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     llm_candidates: int = Field(default=5, description="Top candidates per framework the LLM verifies.")
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> "Settings":
+    def _refuse_default_secrets_in_production(self) -> Settings:
         if self.env == "production":
             if self.secret_key.get_secret_value() in (DEFAULT_SECRET, "", "changeme"):
                 raise ValueError("CLAUSEWISE_SECRET_KEY must be set to a non-default value in production")

@@ -13,7 +13,7 @@ import contextvars
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -36,7 +36,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, request/job id, exception text."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+        out = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
                "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
         for key, var in (("request_id", request_id), ("job_id", job_id)):
             value = getattr(record, key, None) or var.get()

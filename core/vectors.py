@@ -17,8 +17,8 @@ import os
 import re
 import sys
 import threading
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
@@ -105,7 +105,7 @@ def read_server_file(directory: str | Path) -> dict | None:
         return None
 
 
-def open_vector_store(url: str) -> "VectorStore":
+def open_vector_store(url: str) -> VectorStore:
     """The store at `url`: a server address, or an embedded directory — opened here if no other process owns
     it, else reached through the server its owner runs on it."""
     if is_remote(url):
@@ -163,7 +163,7 @@ class VectorStore:
             if system is not None:
                 system.stop()
 
-    def __enter__(self) -> "VectorStore":
+    def __enter__(self) -> VectorStore:
         return self
 
     def __exit__(self, *exc) -> None:

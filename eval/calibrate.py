@@ -48,12 +48,10 @@ def main(argv=None) -> dict:
 
     from catalog import load_catalog
     from classifiers.calibration import CALIBRATION_FILE, Calibrator, expected_calibration_error, fit
+    from classifiers.examples import EXAMPLES_DIR, ExampleBank, document_vector
     from classifiers.suggest import Classifier
     from core.embedder import get_embedder
-    from eval.dataset import load, sha256_file
-
-    from classifiers.examples import EXAMPLES_DIR, ExampleBank, document_vector
-    from eval.dataset import LABEL_KEYS
+    from eval.dataset import LABEL_KEYS, load, sha256_file
 
     emb = get_embedder()
     bank_items = [it for ds in args.examples for it in load(ds, emb, progress=True)]
@@ -86,7 +84,8 @@ def main(argv=None) -> dict:
     print(json.dumps(report, indent=1))
     if args.write:
         meta = {"datasets": {str(p.name): sha256_file(p) for p in args.datasets}, "heldout": report,
-                "method": "logistic regression (Platt) on score, log rank and gap to the top score of the top-10 candidates, per framework"}
+                "method": "logistic regression (Platt) on score, log rank and gap to the top score of the top-10 "
+                          "candidates, per framework"}
         cal = fit({fw: [r[2] for r in rs] for fw, rs in by_fw.items()},
                   {fw: [r[3] for r in rs] for fw, rs in by_fw.items()}, meta)
         CALIBRATION_FILE.parent.mkdir(parents=True, exist_ok=True)

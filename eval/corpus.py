@@ -89,7 +89,8 @@ def make_k8s_audit(rng: random.Random, n: int = 300) -> str:
     for i in range(n):
         ts = f"2026-02-10T06:{i // 60 % 60:02d}:{i % 60:02d}.{rng.randint(100000, 999999)}Z"
         lines.append(json.dumps({
-            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"{rng.getrandbits(64):x}",
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+            "auditID": f"{rng.getrandbits(64):x}",
             "stage": "ResponseComplete", "verb": rng.choice(["get", "list", "watch", "create", "patch"]),
             "user": {"username": rng.choice(["system:serviceaccount:scribe:api", "alice@example.com",
                                              "system:serviceaccount:kube-system:deployer"])},
@@ -105,10 +106,14 @@ def make_auth_log(rng: random.Random, n: int = 400) -> str:
     lines = []
     for i in range(n):
         msg = rng.choice([
-            f"sshd[{rng.randint(1000, 9999)}]: Accepted publickey for {rng.choice(users)} from 10.0.{rng.randint(0, 9)}.{rng.randint(1, 254)} port {rng.randint(30000, 60000)} ssh2",
-            f"sudo: {rng.choice(users)} : TTY=pts/0 ; PWD=/home ; USER=root ; COMMAND=/usr/bin/systemctl restart trainer",
-            f"CRON[{rng.randint(1000, 9999)}]: pam_unix(cron:session): session opened for user {rng.choice(users)}",
-            f"sshd[{rng.randint(1000, 9999)}]: Failed password for invalid user admin from 203.0.113.{rng.randint(1, 254)}"])
+            f"sshd[{rng.randint(1000, 9999)}]: Accepted publickey for {rng.choice(users)} "
+            f"from 10.0.{rng.randint(0, 9)}.{rng.randint(1, 254)} port {rng.randint(30000, 60000)} ssh2",
+            f"sudo: {rng.choice(users)} : TTY=pts/0 ; PWD=/home ; USER=root ; "
+            f"COMMAND=/usr/bin/systemctl restart trainer",
+            f"CRON[{rng.randint(1000, 9999)}]: pam_unix(cron:session): session opened for user "
+            f"{rng.choice(users)}",
+            f"sshd[{rng.randint(1000, 9999)}]: Failed password for invalid user admin "
+            f"from 203.0.113.{rng.randint(1, 254)}"])
         lines.append(f"Dec  {1 + i // 200} {i // 60 % 24:02d}:{i % 60:02d}:{rng.randint(10, 59)} gpu-04 {msg}")
     return "\n".join(lines) + "\n"
 

@@ -181,10 +181,11 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
                                            [c.id for c in catalog.frameworks[fw].requirements()])
         report["reliability"][key] = reliability(np.array(all_conf), np.array(all_correct))
         conf_pairs = Counter((r[0], sorted(g)[0]) for r, g in zip(rankings, golds) if r and r[0] not in g)
-        report["confusions"][key] = [{"predicted": p, "gold": g, "count": c} for (p, g), c in conf_pairs.most_common(10)]
+        report["confusions"][key] = [{"predicted": p, "gold": g, "count": c}
+                                     for (p, g), c in conf_pairs.most_common(10)]
         for attr, bucket in (("source", "per_source"), ("doc_type", "per_doc_type")):
             by: dict[str, list[int]] = defaultdict(list)
-            for i, (n, it) in enumerate(scored):
+            for i, (_n, it) in enumerate(scored):
                 by[it.group if attr == "source" else it.doc_type].append(i)
             report[bucket][key] = {k: ranking_metrics([rankings[i] for i in v], [golds[i] for i in v])
                                    for k, v in sorted(by.items())}

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-
 from sqlalchemy import delete
 
 from core.embedder import EMBEDDER_ID

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from core.models import Chunk, Document, DocumentStatus, Job, Tenant, utcnow
 from core.runtime import Runtime
-from ingest.pipeline import vector_metadata
 from ingest.chunking import ChunkSpec
+from ingest.pipeline import vector_metadata
 
 
 @dataclass

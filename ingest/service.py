@@ -99,7 +99,8 @@ def search_chunks(*, db: Database, vectors, embedder, tenant_id: str, query: str
         if h["id"] not in rows:
             continue
         c, d = rows[h["id"]]
-        items.append({"chunk_id": c.id, "document_id": d.id, "filename": d.filename, "score": round(1 - h["distance"], 4),
+        items.append({"chunk_id": c.id, "document_id": d.id, "filename": d.filename,
+                      "score": round(1 - h["distance"], 4),
                       "text": c.text, "char_start": c.char_start, "char_end": c.char_end, "page": c.page,
                       "record_start": c.record_start, "line_start": c.line_start, "line_end": c.line_end})
     return {"query": q, "items": items}

@@ -158,7 +158,8 @@ def check_ooxml(path, media_type: str = DOCX) -> None:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_ZIP_MEMBERS:
-                raise ClausewiseError(ErrorCode.archive_bomb, f"{name} has {len(infos)} members (limit {MAX_ZIP_MEMBERS})")
+                raise ClausewiseError(ErrorCode.archive_bomb,
+                                      f"{name} has {len(infos)} members (limit {MAX_ZIP_MEMBERS})")
             total = sum(i.file_size for i in infos)
             packed = sum(i.compress_size for i in infos) or 1
             if total > MAX_UNZIPPED_BYTES:

@@ -4,7 +4,7 @@ that exports are made of."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -12,17 +12,17 @@ from catalog import Catalog
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Document, Suggestion
-from review.models import Decision
 from review.decisions import CONFIRMED, decision_public, iso, latest_decisions
 from review.edges import edge_reviews, hop_key
+from review.models import Decision
 from review.queue import current_suggestions
 
 
 def _period_flag(doc: Document, start: datetime | None, end: datetime | None) -> dict:
     lo = doc.evidence_start or doc.evidence_date
     hi = doc.evidence_end or doc.evidence_date
-    lo = lo if lo is None or lo.tzinfo else lo.replace(tzinfo=timezone.utc)
-    hi = hi if hi is None or hi.tzinfo else hi.replace(tzinfo=timezone.utc)
+    lo = lo if lo is None or lo.tzinfo else lo.replace(tzinfo=UTC)
+    hi = hi if hi is None or hi.tzinfo else hi.replace(tzinfo=UTC)
     out = {"evidence_date": iso(doc.evidence_date), "evidence_start": iso(lo), "evidence_end": iso(hi)}
     if start is None and end is None:
         return {**out, "in_period": None}

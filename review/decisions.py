@@ -7,7 +7,7 @@ suggestion is its latest one; earlier ones stay.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -26,7 +26,7 @@ REVIEWER_RUN = "reviewer"
 def iso(v: datetime | None) -> str | None:
     if v is None:
         return None
-    return (v if v.tzinfo else v.replace(tzinfo=timezone.utc)).isoformat()
+    return (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
 
 
 def decision_public(d: Decision) -> dict:

@@ -8,9 +8,8 @@ from catalog import Catalog
 from core.auth import Principal
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
-from review.models import EdgeReview
 from review.decisions import iso
-
+from review.models import EdgeReview
 
 EDGE_VERDICTS = ("accepted", "disputed", "rejected")
 

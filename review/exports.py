@@ -8,7 +8,7 @@ import json
 import re
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -51,7 +51,7 @@ def to_csv(rows: list[dict]) -> str:
 
 
 def to_json(rows: list[dict], *, db: Database, tenant_id: str, catalog: Catalog) -> dict:
-    return {"generated_at": datetime.now(timezone.utc).isoformat(), "tenant_id": tenant_id,
+    return {"generated_at": datetime.now(UTC).isoformat(), "tenant_id": tenant_id,
             "catalog_version": catalog.version, "ledger_head": ledger_head(db, tenant_id), "count": len(rows),
             "mappings": rows}
 
@@ -69,7 +69,7 @@ def to_oscal(rows: list[dict], *, db: Database, tenant_id: str, catalog: Catalog
              period_start: datetime | None = None, period_end: datetime | None = None) -> dict:
     """An OSCAL 1.1.2 assessment-results document: one observation per confirmed mapping (the quoted evidence,
     who confirmed it, when), one `satisfied` finding per control citing its observations."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.session() as s:
         tenant = s.get(Tenant, tenant_id)
     head = ledger_head(db, tenant_id)
@@ -94,7 +94,8 @@ def to_oscal(rows: list[dict], *, db: Database, tenant_id: str, catalog: Catalog
             "methods": ["EXAMINE"],
             "types": ["control-objective"],
             "relevant-evidence": [{"href": f"#document-{r['document_id']}",
-                                   "description": f"{r['filename']} (sha256 {r['sha256']}){', ' + where if where else ''}"}],
+                                   "description": f"{r['filename']} (sha256 {r['sha256']})"
+                                                  f"{', ' + where if where else ''}"}],
             "collected": r["decided_at"] or now.isoformat(),
             **({"remarks": r["comment"]} if r.get("comment") else {}),
         })

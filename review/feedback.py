@@ -28,7 +28,8 @@ def tenant_examples(*, db: Database, vectors, tenant_id: str, exclude_document: 
                 continue  # a document never votes for itself
             (pos if d.decision in CONFIRMED else neg)[d.document_id][d.framework].add(d.control_id)
         docs = sorted(set(pos) | set(neg))
-        chunk_ids = {doc: list(s.scalars(select(Chunk.id).where(Chunk.document_id == doc, Chunk.tenant_id == tenant_id)))
+        chunk_ids = {doc: list(s.scalars(select(Chunk.id).where(Chunk.document_id == doc,
+                                                                Chunk.tenant_id == tenant_id)))
                      for doc in docs}
     rows, labels, negatives, groups = [], [], [], []
     for doc in docs:

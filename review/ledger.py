@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -41,8 +41,8 @@ def quote_sha256(quote: str | None) -> str | None:
 
 
 def _ts(v: datetime) -> str:
-    v = v if v.tzinfo else v.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC datetimes
-    return v.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    v = v if v.tzinfo else v.replace(tzinfo=UTC)  # SQLite hands back naive UTC datetimes
+    return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical(values: dict) -> bytes:

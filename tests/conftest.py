@@ -23,13 +23,39 @@ def _port_open(host: str, port: int) -> bool:
 
 
 MODEL_FIXTURES = {"runtime", "eager_client", "eager_settings", "served"}
+# the unit tier (tests/unit) is logic only: no embedding model, no database server, broker or vector store process
+SERVICE_FIXTURES = MODEL_FIXTURES | {"client", "pg_url", "chroma_server"}
+UNIT_DIR = __import__("pathlib").Path(__file__).resolve().parent / "unit"
+
+
+def _is_unit(item) -> bool:
+    return UNIT_DIR in __import__("pathlib").Path(str(item.path)).resolve().parents
 
 
 def pytest_collection_modifyitems(config, items):
     """Tests that reach the embedding model through a fixture say so (`-m "not needs_model"` leaves them out)."""
     for item in items:
-        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if MODEL_FIXTURES & used:
             item.add_marker(pytest.mark.needs_model)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_load_no_model(request, monkeypatch):
+    """In tests/unit, loading the embedding model or asking for a service fixture is an error (use tests/fakes.py):
+    such a test fails at once instead of quietly becoming a slow one."""
+    if not _is_unit(request.node):
+        return
+    used = SERVICE_FIXTURES & set(request.fixturenames)
+    if used:
+        pytest.fail(f"a unit test uses service fixtures {sorted(used)}; move it to tests/service or tests/api")
+    import core.embedder
+
+    def refuse(*_a, **_k):
+        raise AssertionError("a unit test loaded the embedding model; use tests/fakes.FakeEmbedder or move it to "
+                             "tests/service")
+
+    monkeypatch.setattr(core.embedder, "get_embedder", refuse)
 
 
 @pytest.fixture

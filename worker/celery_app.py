@@ -6,6 +6,7 @@ from celery import Celery
 
 from core.settings import Settings
 
+
 def time_limits(settings: Settings) -> tuple[int, int, int]:
     """(hard, soft, visibility timeout) in seconds. Redis redelivers an unacknowledged task after the visibility
     timeout, so it is twice the hard limit: a running task is never handed to a second worker."""

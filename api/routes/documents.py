@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +24,8 @@ UPLOAD_SCHEMA = {
             "type": "object", "required": ["file"],
             "properties": {
                 "file": {"type": "string", "format": "binary",
-                         "description": "PDF, DOCX, XLSX, HTML, Markdown, text, EML, CSV, JSON, JSON Lines or a log file"},
+                         "description": "PDF, DOCX, XLSX, HTML, Markdown, text, EML, CSV, JSON, JSON Lines or "
+                                        "a log file"},
                 "title": {"type": "string"},
                 "evidence_date": {"type": "string", "description": "ISO 8601 date or date-time"},
             }}}},
@@ -40,7 +41,7 @@ def _evidence_date(value: str | None) -> datetime | None:
     except ValueError:
         raise ClausewiseError(ErrorCode.invalid_evidence_date,
                               f"evidence_date {value!r} is not an ISO 8601 date or date-time") from None
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 @router.post("/documents", status_code=202, openapi_extra=UPLOAD_SCHEMA, dependencies=[Depends(UPLOAD)],

@@ -26,7 +26,8 @@ def _check(fn) -> dict:
         fn()
         return {"ok": True, "ms": round((time.perf_counter() - t) * 1000, 1)}
     except Exception as e:  # noqa: BLE001 - readiness reports any failure as not ready
-        return {"ok": False, "ms": round((time.perf_counter() - t) * 1000, 1), "error": f"{type(e).__name__}: {e}"[:300]}
+        return {"ok": False, "ms": round((time.perf_counter() - t) * 1000, 1),
+                "error": f"{type(e).__name__}: {e}"[:300]}
 
 
 def _database(request: Request) -> None:

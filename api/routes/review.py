@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import ADMIN, EXPORT, READ, REVIEW, CatalogDep, PrincipalDep, RuntimeDep, TenantDep
 from core import auth
-from review import coverage, decisions, edges, exports, ledger, queue
 from core.errors import ClausewiseError, ErrorCode
 from ingest.service import search_chunks
+from review import coverage, decisions, edges, exports, ledger, queue
 
 router = APIRouter(tags=["review"])
 
@@ -56,7 +56,7 @@ def _date(value: str | None, name: str) -> datetime | None:
         d = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ClausewiseError(ErrorCode.validation_error, f"{name} must be an ISO 8601 date", **{name: value}) from None
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 @router.post("/suggestions/{suggestion_id}/decisions", status_code=201, dependencies=[Depends(REVIEW)])

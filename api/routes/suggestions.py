@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CLASSIFY, READ, CatalogDep, RuntimeDep, TenantDep
-from worker.flows import classify
 from classifiers.suggest import list_suggestions
+from worker.flows import classify
 
 router = APIRouter(tags=["suggestions"])
 

@@ -6,7 +6,8 @@ from core.db import make_engine
 from core.models import Base
 
 config = context.config
-target_metadata = Base.metadata  # autogenerate would also need review.models imported (tests/service/test_migrations.py does)
+# autogenerate would also need review.models imported (tests/service/test_migrations.py does)
+target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:

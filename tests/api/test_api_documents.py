@@ -2,10 +2,9 @@
 
 import concurrent.futures as cf
 
+import factories as F
 import httpx
 import pytest
-
-import factories as F
 from conftest import FIXTURES, LiveServer, bearer, make_key, wait_for_document
 
 
@@ -84,7 +83,8 @@ def test_unknown_ids_get_stable_404_codes(eager_client):
 
 def test_documents_are_paged(eager_client):
     for i in range(5):
-        assert upload(eager_client, f"n{i}.txt", f"note {i}: access reviews happen monthly.\n".encode()).status_code == 202
+        body = f"note {i}: access reviews happen monthly.\n".encode()
+        assert upload(eager_client, f"n{i}.txt", body).status_code == 202
     p1 = eager_client.get("/v1/documents", params={"page": 1, "page_size": 2}).json()
     p3 = eager_client.get("/v1/documents", params={"page": 3, "page_size": 2}).json()
     assert p1["total"] == 5 and len(p1["items"]) == 2 and len(p3["items"]) == 1

@@ -7,9 +7,8 @@ import json
 import logging
 
 import pytest
-from fastapi.testclient import TestClient
-
 from conftest import FIXTURES, bearer, free_port, ingest_file, make_key, wait_for_document
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture

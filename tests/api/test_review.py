@@ -9,9 +9,8 @@ import random
 import re
 
 import pytest
-from fastapi.testclient import TestClient
-
 from conftest import FIXTURES, bearer, ingest_file, make_key, wait_for_document
+from fastapi.testclient import TestClient
 
 ISO, CSF, NHI = "ISO-IEC-42001-2023", "NIST-CSF-2.0", "OWASP-NHI-TOP10-2025"
 ROLES = ("uploader", "reviewer", "auditor", "admin")
@@ -234,9 +233,9 @@ def test_four_eyes_rule_stops_self_confirmation(review_app):
 def test_tenant_isolation_over_a_thousand_searches_and_listings(runtime):
     """Two tenants with their own evidence: nothing of tenant B ever appears in tenant A's answers."""
     from api.app import create_app
-    from worker.flows import classify
     from core.auth import ensure_tenant
     from core.vectors import collection_name
+    from worker.flows import classify
 
     a = ensure_tenant(runtime.db, "acme").id
     b = ensure_tenant(runtime.db, "globex").id
@@ -266,7 +265,7 @@ def test_tenant_isolation_over_a_thousand_searches_and_listings(runtime):
                  "retention lineage training audio access review policy").split()
         rnd = random.Random(42)
         kinds = {"search": 0, "list": 0, "foreign": 0, "own": 0}
-        for i in range(1000):
+        for _ in range(1000):
             pick = rnd.random()
             if pick < 0.45:
                 q = " ".join(rnd.sample(words, rnd.randint(1, 4)))

@@ -4,7 +4,6 @@ import time
 import uuid
 
 import pytest
-
 from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, start_worker, stop, wait_for_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_model]
@@ -94,10 +93,10 @@ def test_a_worker_killed_mid_job_leaves_the_job_done_exactly_once(tmp_path, pg_u
 
     from api.app import create_app
     from core.db import Database
-    from worker.celery_app import time_limits
     from core.models import DEFAULT_TENANT_ID, Chunk, Suggestion
     from core.vectors import VectorStore
     from eval.corpus import make_pdf
+    from worker.celery_app import time_limits
 
     settings, env = _scale_settings(tmp_path, pg_url, chroma_server, job_time_limit_s=20, job_lease_s=5)
     _, _, visibility = time_limits(settings)

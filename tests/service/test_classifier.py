@@ -110,14 +110,16 @@ def test_iso_views_include_project_crosswalk_rationales_on_the_dense_side_only()
     from classifiers.profiles import lexical_documents, views
 
     cat = load_catalog()
-    project = {e.rationale for e in cat.edges if e.provenance == "project" and ISO in (e.from_framework, e.to_framework)}
+    project = {e.rationale for e in cat.edges
+               if e.provenance == "project" and ISO in (e.from_framework, e.to_framework)}
     derived = {e.rationale for e in cat.edges if e.provenance != "project"}
     rotation = next(e for e in cat.edges if (e.from_framework, e.from_id, e.to_id) == (NHI, "NHI7", "A.6.2.6"))
     xw = [v for v in views(cat) if v.kind == "crosswalk"]
     assert {v.framework for v in xw} == {ISO}
     assert any(v.control_id == "A.6.2.6" and v.text == rotation.rationale for v in xw)
     assert {v.text for v in xw} <= project and not {v.text for v in xw} & derived
-    assert len(xw) == sum(1 for e in cat.edges if e.provenance == "project" and ISO in (e.from_framework, e.to_framework)
+    assert len(xw) == sum(1 for e in cat.edges
+                          if e.provenance == "project" and ISO in (e.from_framework, e.to_framework)
                           and {e.from_framework, e.to_framework} & {CSF, NHI})
     assert rotation.rationale not in lexical_documents(cat, ISO)["A.6.2.6"]
     assert not [v for v in views(cat, crosswalk_rationales=False) if v.kind == "crosswalk"]

@@ -6,16 +6,16 @@ vector; redelivered jobs then finish exactly once.
 
 from __future__ import annotations
 
-import pytest
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import factories as F
+import pytest
 from sqlalchemy import func, select
 
-import factories as F
 from core.models import DEFAULT_TENANT_ID, Chunk, Document, Job
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_model]
@@ -83,8 +83,8 @@ def _state(settings) -> tuple[set[str], dict[str, set[str]], dict[str, str]]:
 
 
 def test_kill_at_every_point_then_reconcile_then_redeliver(migrated_settings, tmp_path):
-    from core.db import Database
     from core.blobs import BlobStore
+    from core.db import Database
 
     settings = migrated_settings
     db = Database.from_settings(settings)

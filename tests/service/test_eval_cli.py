@@ -1,11 +1,12 @@
 """`clausewise eval run` writes the documented JSON, a report with plots, and gates on --fail-under."""
 
-import pytest
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 pytestmark = [pytest.mark.needs_model]
 
@@ -18,7 +19,8 @@ def test_eval_run_json_report_and_gate(tmp_path):
     subset = [r for r in rows if r["labels"]["nist_csf_2"]][:14] + [r for r in rows if r["labels"]["nhi"]][:4]
     for r in subset[:3]:  # reviewer decisions: confirm a gold label, reject a control that is not one
         wrong = next(c for c in ("GV.OC-01", "RC.CO-04", "ID.AM-01") if c not in r["labels"]["nist_csf_2"])
-        r["decisions"] = [{"framework": "NIST-CSF-2.0", "control_id": r["labels"]["nist_csf_2"][0], "decision": "confirm"},
+        r["decisions"] = [{"framework": "NIST-CSF-2.0", "control_id": r["labels"]["nist_csf_2"][0],
+                           "decision": "confirm"},
                           {"framework": "NIST-CSF-2.0", "control_id": wrong, "decision": "reject"}]
     ds = tmp_path / "small.jsonl"
     ds.write_text("".join(json.dumps(r) + "\n" for r in subset))

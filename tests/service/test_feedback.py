@@ -39,12 +39,12 @@ def test_extending_a_bank_keeps_both_sets_of_examples():
 def test_reviewer_decisions_move_the_next_similar_documents_ranking(runtime, tmp_path):
     """Confirm a low-ranked control and reject the top one on a document; a near-copy uploaded next ranks the
     confirmed control higher and the rejected one lower, and says how many tenant examples voted."""
+    from conftest import FIXTURES, ingest_file
     from sqlalchemy import select
 
-    from worker.flows import classify
-    from conftest import FIXTURES, ingest_file
-    from review import ledger
     from core.models import DEFAULT_TENANT_ID, Suggestion
+    from review import ledger
+    from worker.flows import classify
 
     iso = "ISO-IEC-42001-2023"
     name = "KHA-STD-DATA-007_training_audio_retention_and_lineage.md"

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from review import ledger
 from core.db import Database, upgrade
 from core.models import DEFAULT_TENANT_ID, Document, Suggestion, new_id
+from review import ledger
 
 
 def seed(db: Database, tenant_id: str = DEFAULT_TENANT_ID, n: int = 3) -> list[Suggestion]:
@@ -45,7 +45,8 @@ def db(request, tmp_path):
 
 def _decide_three(db):
     sgs = seed(db)
-    ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=sgs[0], decision="confirm", actor="rev", actor_key_id=None)
+    ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=sgs[0], decision="confirm", actor="rev",
+                  actor_key_id=None)
     ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=sgs[1], decision="reject", actor="rev",
                   actor_key_id=None, reason_code="wrong_control", comment="about retention, not access")
     ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=sgs[0], decision="reject", actor="rev2",

@@ -5,8 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from core.db import current_revision, downgrade, make_engine, upgrade
 import review.models  # noqa: F401 - registers the review tables on the shared metadata
+from core.db import current_revision, downgrade, make_engine, upgrade
 from core.models import DEFAULT_TENANT_ID, Base
 
 TABLES = {"tenants", "documents", "jobs", "chunks", "suggestions", "eval_runs", "api_keys", "decisions", "edge_reviews"}

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
+import factories as F
 import pytest
+from conftest import FIXTURES, ingest_file, manifest
 from sqlalchemy import select
 
-import factories as F
-from conftest import FIXTURES, ingest_file, manifest
 from core.errors import ClausewiseError
 from core.models import DEFAULT_TENANT_ID, Chunk
 from ingest.chunking import chunk_id
@@ -96,7 +96,8 @@ def test_email_keeps_sender_recipients_date_and_subject(indexed):
 
 def test_eml_attachment_is_not_indexed_as_base64(indexed):
     rt, docs = indexed
-    text = " ".join(c.text for c in chunks_of(rt, docs["email_RE_Halcyon_MSA_DPA_redlines_OK_to_sign.eml"]["document_id"]))
+    eml = docs["email_RE_Halcyon_MSA_DPA_redlines_OK_to_sign.eml"]["document_id"]
+    text = " ".join(c.text for c in chunks_of(rt, eml))
     assert "JVBERi0" not in text  # base64 of "%PDF-"
 
 

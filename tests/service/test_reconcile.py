@@ -5,10 +5,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-
 import factories as F
+import numpy as np
 from conftest import ingest_file
+
 from core.models import DEFAULT_TENANT_ID
 from ingest.reconcile import reconcile
 

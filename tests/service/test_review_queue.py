@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from catalog import load_catalog
-from review import coverage as review_coverage
-from review import edges as review_edges
-from review import queue as review_queue
-from review import ledger
 from core.db import Database, upgrade
 from core.models import DEFAULT_TENANT_ID, Document, Suggestion, new_id
+from review import coverage as review_coverage
+from review import edges as review_edges
+from review import ledger
+from review import queue as review_queue
 
 ISO = "ISO-IEC-42001-2023"
 
@@ -69,11 +71,11 @@ def test_gaps_first_then_most_uncertain_and_near_duplicates_collapsed(db):
 
 
 def test_coverage_states_and_the_audit_period(db):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     cat = load_catalog()
-    old = _doc(db, "old.pdf", datetime(2024, 5, 1, tzinfo=timezone.utc))
-    new = _doc(db, "new.pdf", datetime(2025, 6, 1, tzinfo=timezone.utc))
+    old = _doc(db, "old.pdf", datetime(2024, 5, 1, tzinfo=UTC))
+    new = _doc(db, "new.pdf", datetime(2025, 6, 1, tzinfo=UTC))
     c1 = _sg(db, old, "A.2.2", 0.9, "The AI policy v1 was approved.")
     c2 = _sg(db, new, "A.9.2", 0.9, "Approved AI tools only.")
     _sg(db, new, "A.6.2.8", 0.7, "Event logs are kept for a year.")
@@ -83,8 +85,8 @@ def test_coverage_states_and_the_audit_period(db):
     ledger.append(db, tenant_id=DEFAULT_TENANT_ID, suggestion=rejected, decision="reject", actor="r",
                   actor_key_id=None, reason_code="insufficient_evidence")
     cov = review_coverage.coverage(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, framework=ISO,
-                          period_start=datetime(2025, 1, 1, tzinfo=timezone.utc),
-                          period_end=datetime(2025, 12, 31, tzinfo=timezone.utc))
+                          period_start=datetime(2025, 1, 1, tzinfo=UTC),
+                          period_end=datetime(2025, 12, 31, tzinfo=UTC))
     st = {i["control_id"]: i["status"] for i in cov["items"]}
     assert st["A.2.2"] == "confirmed_outside_period" and st["A.9.2"] == "confirmed"
     assert st["A.6.2.8"] == "suggested" and st["A.7.2"] == "none"  # a rejected suggestion is no coverage

@@ -4,7 +4,6 @@ import time
 import uuid
 
 import pytest
-
 from conftest import FIXTURES, REDIS_URL, _port_open, bearer, make_key, start_worker, stop, wait_for_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_model]

@@ -1,11 +1,11 @@
 """Chunking: exact slices, size bounds, structure (pages, records, event windows), deterministic ids."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from ingest.chunking import (EVENT_GAP_SECONDS, EVENT_WINDOW_MAX, MAX_CHARS, chunk_blocks, chunk_id)
+from ingest.chunking import EVENT_GAP_SECONDS, EVENT_WINDOW_MAX, MAX_CHARS, chunk_blocks, chunk_id
 from ingest.records import Block
 
-T0 = datetime(2026, 1, 19, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 19, tzinfo=UTC)
 
 
 def test_every_chunk_is_an_exact_slice_of_the_document_text():

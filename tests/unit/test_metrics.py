@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from classifiers.calibration import expected_calibration_error
-from eval.metrics import (hit_at, precision_at, ranking_metrics, recall_at, reciprocal_rank, reliability,
-                          set_metrics)
+from eval.metrics import hit_at, precision_at, ranking_metrics, recall_at, reciprocal_rank, reliability, set_metrics
 
 
 def test_ranking_metrics_on_a_hand_computed_pair():

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
+import factories as F
 import pytest
 
-import factories as F
 from core.errors import ClausewiseError
 from ingest import sniff as S
 
@@ -29,7 +29,8 @@ def test_every_realistic_format_is_detected_from_its_bytes(item):
 
 def test_random_bytes_named_txt_are_refused_with_both_types():
     with pytest.raises(ClausewiseError) as e:
-        detect("vendor_questionnaire_answers_Halcyon.txt", (FIX / "vendor_questionnaire_answers_Halcyon.txt").read_bytes())
+        name = "vendor_questionnaire_answers_Halcyon.txt"
+        detect(name, (FIX / name).read_bytes())
     assert e.value.code.value == "unsupported_media_type" and e.value.status == 415
     assert e.value.extra == {"claimed_type": S.TEXT, "detected_type": "application/octet-stream"}
 
