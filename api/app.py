@@ -12,6 +12,7 @@ from api.deps import Allow, get_principal
 from api.errors import install_error_handlers
 from api.routes import catalog as catalog_routes
 from api.routes import documents, evaluations, health, ops, review, suggestions
+from api.schemas import ErrorOut
 from catalog import load_catalog
 from core.db import Database
 from core.runtime import Runtime
@@ -55,7 +56,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     v1 = APIRouter(prefix="/v1")
     v1.include_router(health.router)  # public: liveness and readiness
     # everything else needs a key: authentication is the router's, not each route's to remember
-    secured = APIRouter(dependencies=[Depends(get_principal)])
+    secured = APIRouter(dependencies=[Depends(get_principal)], responses={
+        code: {"model": ErrorOut, "description": text} for code, text in (
+            (401, "unauthenticated: no key, or an unknown or revoked one"), (403, "forbidden: the key's role may not"),
+            (404, "a `*_not_found` code"), (422, "validation_error or a more specific code"))})
     for r in SECURED_ROUTERS:
         secured.include_router(r)
     v1.include_router(secured)

@@ -39,7 +39,7 @@ def ensure_tenant(db: Database, slug: str, name: str | None = None, *, create: b
         if t is not None:
             return t
         if not create:
-            raise ClausewiseError(ErrorCode.not_found, f"no tenant {slug!r}")
+            raise ClausewiseError(ErrorCode.tenant_not_found, f"no tenant {slug!r}")
         if not _SLUG.match(slug):
             raise ClausewiseError(ErrorCode.validation_error,
                                   "tenant slug must be 1-63 lowercase letters, digits or '-'", tenant=slug)

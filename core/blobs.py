@@ -37,9 +37,3 @@ class BlobStore:
             os.replace(tmp, dest)
             os.chmod(dest, 0o440)
         return key
-
-    def read(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
-
-    def exists(self, key: str) -> bool:
-        return self.path(key).exists()

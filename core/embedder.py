@@ -43,7 +43,6 @@ class Embedder:
             raise ClausewiseError(ErrorCode.model_missing, f"embedding model weights missing under {path}")
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.max_tokens = int(self._model.max_seq_length)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed texts as float32 rows of unit length."""
@@ -53,8 +52,6 @@ class Embedder:
                                   convert_to_numpy=True, show_progress_bar=False)
         return vecs.astype(np.float32, copy=False)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer.encode(text, add_special_tokens=False))
 
 
 def get_embedder() -> Embedder:

@@ -23,7 +23,7 @@ from enum import Enum
 from sqlalchemy import or_, select, update
 
 from core.db import Database
-from core.models import Document, DocumentStatus, Job, utcnow
+from core.models import Document, DocumentStatus, Job, JobStage, utcnow
 
 log = logging.getLogger("clausewise.leases")
 MAX_ATTEMPTS = 3
@@ -224,7 +224,7 @@ def take_for_requeue(db: Database, job: Stuck, requeue_lease_s: float) -> bool:
     with db.session() as s:
         q = update(Job).where(Job.id == job.job_id, Job.state.in_(_ACTIVE), Job.attempts == job.attempts)
         q = q.where(or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now))
-        res = s.execute(q.values(state=DocumentStatus.queued.value, stage="requeued", lease_owner=REQUEUE_OWNER,
+        res = s.execute(q.values(state=DocumentStatus.queued, stage=JobStage.requeued, lease_owner=REQUEUE_OWNER,
                                  lease_expires_at=now + timedelta(seconds=requeue_lease_s))
                         .execution_options(synchronize_session=False))
         return res.rowcount == 1

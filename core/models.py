@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import Enum
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
@@ -24,11 +24,56 @@ class Base(DeclarativeBase):
     pass
 
 
+class EnumText(TypeDecorator):
+    """A str Enum kept as its value in a plain VARCHAR (a non-native enum: no database type, no migration).
+
+    Writing a value outside the enum raises before it reaches the database; reading gives the enum member, which
+    compares equal to its string value."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[Enum], length: int = 20) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.enum(value)
+
+
 class DocumentStatus(str, Enum):
     queued = "queued"
     processing = "processing"
     indexed = "indexed"
     failed = "failed"
+
+
+class JobStage(str, Enum):
+    """Where an ingestion job is: in order, then `done`; `requeued` after its worker died (core/leases.py)."""
+
+    queued = "queued"
+    partition = "partition"
+    split = "split"
+    embed = "embed"
+    index = "index"
+    done = "done"
+    requeued = "requeued"
+
+
+class EvalRunState(str, Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class SuggestionSource(str, Enum):
+    retrieval = "retrieval"  # the classifier found it in the document
+    crosswalk = "crosswalk"  # proposed mostly through a crosswalk from evidence of another framework
+    reviewer = "reviewer"  # added by a reviewer (a confirmed `add` decision)
 
 
 class Tenant(Base):
@@ -58,7 +103,8 @@ class Document(Base):
     detected_type: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str | None] = mapped_column(String(50))
     storage_key: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.queued.value, index=True)
+    status: Mapped[DocumentStatus] = mapped_column(EnumText(DocumentStatus), default=DocumentStatus.queued,
+                                                   index=True)
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_detail: Mapped[str | None] = mapped_column(Text)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -88,8 +134,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
-    state: Mapped[str] = mapped_column(String(20), default=DocumentStatus.queued.value)
-    stage: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[DocumentStatus] = mapped_column(EnumText(DocumentStatus), default=DocumentStatus.queued)
+    stage: Mapped[JobStage | None] = mapped_column(EnumText(JobStage))
     percent: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(50))
@@ -155,8 +201,8 @@ class Suggestion(Base):
     rank: Mapped[int] = mapped_column(Integer)
     raw_score: Mapped[float] = mapped_column(Float)
     confidence: Mapped[float] = mapped_column(Float)
-    state: Mapped[str] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(String(20))
+    state: Mapped[SuggestionState] = mapped_column(EnumText(SuggestionState))
+    source: Mapped[SuggestionSource] = mapped_column(EnumText(SuggestionSource))
     chunk_id: Mapped[str | None] = mapped_column(String(64))
     quote: Mapped[str | None] = mapped_column(Text)
     char_start: Mapped[int | None] = mapped_column(Integer)
@@ -213,7 +259,7 @@ class EvalRun(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     dataset: Mapped[str] = mapped_column(String(200))
     dataset_sha256: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(20), default="queued")
+    state: Mapped[EvalRunState] = mapped_column(EnumText(EvalRunState), default=EvalRunState.queued)
     percent: Mapped[int] = mapped_column(Integer, default=0)
     classifier_version: Mapped[str | None] = mapped_column(String(200))
     result: Mapped[dict | None] = mapped_column(JSON)

@@ -112,32 +112,8 @@ def _baselines(items: list[Item], keys: list[str], catalog, embedder, clf_bm25) 
     return out
 
 
-def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = False,
-        on_progress=None, config=None, items: list[Item] | None = None) -> dict:
-    """Score the classifier on a labelled set; every supervised part is fitted without the scored item's group.
-
-    `config` (a ClassifierConfig) scores a variant instead of the shipped configuration (eval.ablation);
-    `items` are the set already loaded (chunks and vectors), to score several variants without re-embedding.
-    """
-    from catalog import load_catalog
-    from classifiers.calibration import Calibrator, fit
-    from classifiers.scoring import CrossConfig, ScoringConfig
-    from classifiers.suggest import Classifier, ClassifierConfig
-    from core.embedder import get_embedder
-
-    t0 = time.perf_counter()
-    keys = frameworks or list(LABEL_KEYS)
-    catalog, emb = load_catalog(), get_embedder()
-    from classifiers.examples import ExampleBank, document_vector
-
-    shipped = Classifier(catalog, emb)
-    if items is None:
-        items = load(dataset, emb, progress=progress)
-    # the supervised part learns from this set's other sources only, never from the item it scores
-    bank = ExampleBank(np.vstack([document_vector(it.vectors) for it in items]) if items else np.zeros((0, 384)),
-                       [{LABEL_KEYS[k]: v for k, v in it.labels.items()} for it in items], [it.group for it in items])
-    clf = Classifier(catalog, emb, calibrator=Calibrator({}, {}, {}), examples=bank,
-                     config=config if config is not None else ClassifierConfig())
+def _classify_items(clf, bank, items: list[Item], keys: list[str], on_progress=None) -> tuple[list, dict]:
+    """Classify every item with the example bank minus the item's own group; rows per framework for calibration."""
     results, rows = [], defaultdict(list)
     for n, it in enumerate(items):
         t = time.perf_counter()
@@ -151,57 +127,99 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
                 ranked = _rank(res.drafts, fw)
                 rows[fw].append({"item": n, "group": it.group, "scores": np.array([d.raw_score for d in ranked]),
                                  "correct": np.array([int(d.control_id in gold) for d in ranked])})
+    return results, rows
+
+
+def _framework_report(report: dict, key: str, *, items, results, confs, cv: bool, shipped, catalog) -> None:
+    """Fill `report` with one framework's metrics, reliability, confusions, breakdowns, κ and no-evidence count."""
+    fw = LABEL_KEYS[key]
+    threshold = shipped.calibrator.threshold(fw)
+    scored = [(n, it) for n, it in enumerate(items) if it.labels.get(key)]
+    if not scored:  # nothing in this set is labelled for the framework
+        report["frameworks"][key] = {"n": 0}
+        report["reliability"][key], report["confusions"][key] = [], []
+        return
+    rankings, golds, predicted, all_conf, all_correct = [], [], [], [], []
+    for n, it in scored:
+        ranked = _rank(results[n][0].drafts, fw)
+        ids = [d.control_id for d in ranked]
+        conf = confs[fw][n] if cv else shipped.calibrator.confidence(fw, np.array([d.raw_score for d in ranked]))
+        rankings.append(ids)
+        golds.append(set(it.labels[key]))
+        predicted.append({c for c, p in zip(ids, conf) if p >= threshold})
+        all_conf.extend(conf)
+        all_correct.extend(int(c in golds[-1]) for c in ids)
+    # items known to evidence nothing: their candidates are all wrong, and count for calibration
+    for n, it in enumerate(items):
+        if it.expect == "no_evidence" and cv:
+            all_conf.extend(confs[fw][n])
+            all_correct.extend([0] * len(confs[fw][n]))
+    report["frameworks"][key] = _score(rankings, golds, np.array(all_conf), np.array(all_correct), predicted,
+                                       [c.id for c in catalog.frameworks[fw].requirements()])
+    report["reliability"][key] = reliability(np.array(all_conf), np.array(all_correct))
+    conf_pairs = Counter((r[0], sorted(g)[0]) for r, g in zip(rankings, golds) if r and r[0] not in g)
+    report["confusions"][key] = [{"predicted": p, "gold": g, "count": c}
+                                 for (p, g), c in conf_pairs.most_common(10)]
+    for attr, bucket in (("source", "per_source"), ("doc_type", "per_doc_type")):
+        by: dict[str, list[int]] = defaultdict(list)
+        for i, (_n, it) in enumerate(scored):
+            by[it.group if attr == "source" else it.doc_type].append(i)
+        report[bucket][key] = {k: ranking_metrics([rankings[i] for i in v], [golds[i] for i in v])
+                               for k, v in sorted(by.items())}
+    kappa = _kappa_with_reviewers(items, results, fw, confs.get(fw, {}) if cv else None, threshold)
+    if kappa is not None:
+        report["frameworks"][key]["cohen_kappa"] = kappa
+    noise = [n for n, it in enumerate(items) if it.expect == "no_evidence"]
+    if noise:
+        report["frameworks"][key]["no_evidence_confident"] = int(sum(
+            sum(1 for d in _rank(results[n][0].drafts, fw)
+                if (confs[fw][n] if cv else [d.confidence])[d.rank - 1] >= threshold) for n in noise))
+
+
+def _bm25_classifier(catalog, emb):
+    """The lexical-only baseline: BM25 alone, no examples, no crosswalk, no calibration."""
+    from classifiers.calibration import Calibrator
+    from classifiers.examples import ExampleBank
+    from classifiers.scoring import CrossConfig, ScoringConfig
+    from classifiers.suggest import Classifier, ClassifierConfig
+
+    lexical = ScoringConfig(w_dense_max=0, w_dense_top=0, w_bm25=1.0)
+    return Classifier(catalog, emb, calibrator=Calibrator({}, {}, {}), examples=ExampleBank.load(Path("-")),
+                      config=replace(ClassifierConfig(), scoring=lexical, cross=CrossConfig(0, 0, 0)))
+
+
+def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = False,
+        on_progress=None, config=None, items: list[Item] | None = None) -> dict:
+    """Score the classifier on a labelled set; every supervised part is fitted without the scored item's group.
+
+    `config` (a ClassifierConfig) scores a variant instead of the shipped configuration (eval.ablation);
+    `items` are the set already loaded (chunks and vectors), to score several variants without re-embedding.
+    """
+    from catalog import load_catalog
+    from classifiers.calibration import Calibrator, fit
+    from classifiers.examples import ExampleBank, document_vector
+    from classifiers.suggest import Classifier, ClassifierConfig
+    from core.embedder import get_embedder
+
+    t0 = time.perf_counter()
+    keys = frameworks or list(LABEL_KEYS)
+    catalog, emb = load_catalog(), get_embedder()
+    shipped = Classifier(catalog, emb)
+    if items is None:
+        items = load(dataset, emb, progress=progress)
+    # the supervised part learns from this set's other sources only, never from the item it scores
+    bank = ExampleBank(np.vstack([document_vector(it.vectors) for it in items]) if items else np.zeros((0, 384)),
+                       [{LABEL_KEYS[k]: v for k, v in it.labels.items()} for it in items], [it.group for it in items])
+    clf = Classifier(catalog, emb, calibrator=Calibrator({}, {}, {}), examples=bank,
+                     config=config if config is not None else ClassifierConfig())
+    results, rows = _classify_items(clf, bank, items, keys, on_progress)
     cv = len(items) >= 10
     confs, cv_how = _cross_validated_confidences(rows, fit) if cv else ({}, {})
     report: dict = {"frameworks": {}, "per_source": {}, "per_doc_type": {}, "reliability": {}, "confusions": {}}
     for key in keys:
-        fw = LABEL_KEYS[key]
-        threshold = shipped.calibrator.threshold(fw)
-        scored = [(n, it) for n, it in enumerate(items) if it.labels.get(key)]
-        if not scored:  # nothing in this set is labelled for the framework
-            report["frameworks"][key] = {"n": 0}
-            report["reliability"][key], report["confusions"][key] = [], []
-            continue
-        rankings, golds, predicted, all_conf, all_correct = [], [], [], [], []
-        for n, it in scored:
-            ranked = _rank(results[n][0].drafts, fw)
-            ids = [d.control_id for d in ranked]
-            conf = confs[fw][n] if cv else shipped.calibrator.confidence(fw, np.array([d.raw_score for d in ranked]))
-            rankings.append(ids)
-            golds.append(set(it.labels[key]))
-            predicted.append({c for c, p in zip(ids, conf) if p >= threshold})
-            all_conf.extend(conf)
-            all_correct.extend(int(c in golds[-1]) for c in ids)
-        # items known to evidence nothing: their candidates are all wrong, and count for calibration
-        for n, it in enumerate(items):
-            if it.expect == "no_evidence" and cv:
-                all_conf.extend(confs[fw][n])
-                all_correct.extend([0] * len(confs[fw][n]))
-        report["frameworks"][key] = _score(rankings, golds, np.array(all_conf), np.array(all_correct), predicted,
-                                           [c.id for c in catalog.frameworks[fw].requirements()])
-        report["reliability"][key] = reliability(np.array(all_conf), np.array(all_correct))
-        conf_pairs = Counter((r[0], sorted(g)[0]) for r, g in zip(rankings, golds) if r and r[0] not in g)
-        report["confusions"][key] = [{"predicted": p, "gold": g, "count": c}
-                                     for (p, g), c in conf_pairs.most_common(10)]
-        for attr, bucket in (("source", "per_source"), ("doc_type", "per_doc_type")):
-            by: dict[str, list[int]] = defaultdict(list)
-            for i, (_n, it) in enumerate(scored):
-                by[it.group if attr == "source" else it.doc_type].append(i)
-            report[bucket][key] = {k: ranking_metrics([rankings[i] for i in v], [golds[i] for i in v])
-                                   for k, v in sorted(by.items())}
-        kappa = _kappa_with_reviewers(items, results, fw, confs.get(fw, {}) if cv else None, threshold)
-        if kappa is not None:
-            report["frameworks"][key]["cohen_kappa"] = kappa
-        noise = [n for n, it in enumerate(items) if it.expect == "no_evidence"]
-        if noise:
-            report["frameworks"][key]["no_evidence_confident"] = int(sum(
-                sum(1 for d in _rank(results[n][0].drafts, fw)
-                    if (confs[fw][n] if cv else [d.confidence])[d.rank - 1] >= threshold) for n in noise))
-    bm25_clf = Classifier(catalog, emb, calibrator=Calibrator({}, {}, {}), examples=ExampleBank.load(Path("-")),
-                          config=replace(
-        ClassifierConfig(), scoring=ScoringConfig(w_dense_max=0, w_dense_top=0, w_bm25=1.0),
-        cross=CrossConfig(0, 0, 0)))
-    baselines = _baselines(items, keys, catalog, emb, bm25_clf)
+        _framework_report(report, key, items=items, results=results, confs=confs, cv=cv, shipped=shipped,
+                          catalog=catalog)
+    baselines = _baselines(items, keys, catalog, emb, _bm25_classifier(catalog, emb))
     latencies = sorted(s for _, s in results)
     return {
         "run_id": str(uuid.uuid4()),

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from core.errors import ClausewiseError, ErrorCode
-from core.models import EvalRun, utcnow
+from core.models import EvalRun, EvalRunState, utcnow
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 
@@ -17,7 +17,7 @@ def dataset_path(name: str) -> Path:
     path = (DATASETS_DIR / f"{name}.jsonl").resolve()
     if path.parent != DATASETS_DIR.resolve() or not path.exists():
         known = sorted(p.stem for p in DATASETS_DIR.glob("*.jsonl"))
-        raise ClausewiseError(ErrorCode.not_found, f"no dataset {name!r}", known=known)
+        raise ClausewiseError(ErrorCode.dataset_not_found, f"no dataset {name!r}", known=known)
     return path
 
 
@@ -37,7 +37,7 @@ def run_public(r: EvalRun, *, full: bool = False) -> dict:
 def create_run(*, db, tenant_id: str, dataset: str) -> dict:
     dataset_path(dataset)
     with db.session() as s:
-        r = EvalRun(tenant_id=tenant_id, dataset=dataset, state="queued")
+        r = EvalRun(tenant_id=tenant_id, dataset=dataset, state=EvalRunState.queued)
         s.add(r)
         s.flush()
         return run_public(r)
@@ -49,9 +49,9 @@ def execute_run(*, db, run_id: str) -> str:
 
     with db.session() as s:
         r = s.get(EvalRun, run_id)
-        if r is None or r.state in ("done", "failed"):
+        if r is None or r.state in (EvalRunState.done, EvalRunState.failed):
             return r.state if r else "missing"
-        r.state, r.percent, dataset = "running", 1, r.dataset
+        r.state, r.percent, dataset = EvalRunState.running, 1, r.dataset
 
     def progress(done: int, total: int) -> None:
         with db.session() as s:
@@ -62,7 +62,7 @@ def execute_run(*, db, run_id: str) -> str:
     except Exception as e:  # noqa: BLE001 - recorded on the run
         with db.session() as s:
             r = s.get(EvalRun, run_id)
-            r.state, r.error, r.finished_at = "failed", f"{type(e).__name__}: {e}"[:2000], utcnow()
+            r.state, r.error, r.finished_at = EvalRunState.failed, f"{type(e).__name__}: {e}"[:2000], utcnow()
         return "failed"
     import json
 
@@ -70,7 +70,7 @@ def execute_run(*, db, run_id: str) -> str:
         r = s.get(EvalRun, run_id)
         r.result = json.loads(json.dumps(result, default=float))
         r.dataset_sha256, r.classifier_version = result["dataset"]["sha256"], result["classifier_version"]
-        r.state, r.percent, r.finished_at = "done", 100, utcnow()
+        r.state, r.percent, r.finished_at = EvalRunState.done, 100, utcnow()
     return "done"
 
 
@@ -78,7 +78,7 @@ def get_run(*, db, tenant_id: str, run_id: str) -> dict:
     with db.session() as s:
         r = s.scalar(select(EvalRun).where(EvalRun.id == run_id, EvalRun.tenant_id == tenant_id))
         if r is None:
-            raise ClausewiseError(ErrorCode.not_found, f"no evaluation run {run_id}")
+            raise ClausewiseError(ErrorCode.eval_run_not_found, f"no evaluation run {run_id}")
         return run_public(r, full=True)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from core.blobs import BlobStore
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
-from core.models import Document, DocumentStatus, Job
+from core.models import Document, DocumentStatus, Job, JobStage
 from ingest import sniff as S
 
 
@@ -72,7 +72,7 @@ def _retry_failed(db: Database, document_id: str) -> Registered | None:
         doc = s.get(Document, document_id)
         previous = s.scalar(select(Job.id).where(Job.document_id == document_id)
                             .order_by(Job.created_at.desc()).limit(1))
-        job = Job(tenant_id=doc.tenant_id, document_id=doc.id, state=DocumentStatus.queued.value, stage="queued",
+        job = Job(tenant_id=doc.tenant_id, document_id=doc.id, state=DocumentStatus.queued, stage=JobStage.queued,
                   timings={})
         s.add(job)
         s.flush()
@@ -114,7 +114,7 @@ def register_upload(
                    claimed_type=claimed, detected_type=sniffed.media_type, storage_key=key,
                    status=DocumentStatus.queued.value, evidence_date=evidence_date, uploaded_by=uploaded_by,
                    meta={"encoding": sniffed.encoding} if sniffed.encoding else {})
-    job = Job(tenant_id=tenant_id, document=doc, state=DocumentStatus.queued.value, stage="queued", timings={})
+    job = Job(tenant_id=tenant_id, document=doc, state=DocumentStatus.queued, stage=JobStage.queued, timings={})
     try:
         with db.session() as s:
             s.add(doc)

@@ -17,7 +17,7 @@ from sqlalchemy import delete
 
 from core.embedder import EMBEDDER_ID
 from core.errors import ClausewiseError, ErrorCode
-from core.models import Chunk, Document, DocumentStatus, Job, utcnow
+from core.models import Chunk, Document, DocumentStatus, Job, JobStage, utcnow
 from core.runtime import Runtime
 from ingest.chunking import CHUNKER_VERSION, ChunkSpec, chunk_blocks, chunk_id
 from ingest.partition import Partitioned, block_from_dict, block_to_dict, partition
@@ -93,7 +93,7 @@ class Prepared:
     timings: dict
 
 
-def _step(rt: Runtime, job_id: str, stage: str, percent: int, timings: dict, progress: Progress | None) -> None:
+def _step(rt: Runtime, job_id: str, stage: JobStage, percent: int, timings: dict, progress: Progress | None) -> None:
     _set_job(rt, job_id, stage=stage, percent=percent, timings=dict(timings))
     if progress:
         progress(stage, percent)
@@ -110,7 +110,7 @@ def prepare_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limi
         if doc.status == DocumentStatus.indexed.value:
             return doc.status
         job = s.get(Job, job_id)
-        job.state, job.stage, job.percent = DocumentStatus.processing.value, "partition", 1
+        job.state, job.stage, job.percent = DocumentStatus.processing, JobStage.partition, 1
         job.started_at = job.started_at or utcnow()
         doc.status, doc.error_code, doc.error_detail = DocumentStatus.processing.value, None, None
         s.flush()
@@ -122,7 +122,7 @@ def prepare_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limi
                                     (doc.meta or {}).get("encoding"), limits, child)
         timings["partition_s"] = round(time.perf_counter() - t, 4)
         timings["partition_cpu_s"] = child.get("cpu_s", 0.0)
-        _step(rt, job_id, "split", 20, timings, progress)
+        _step(rt, job_id, JobStage.split, 20, timings, progress)
         t = time.perf_counter()
         _, specs = chunk_blocks(part.blocks)
         timings["chunk_s"] = round(time.perf_counter() - t, 4)
@@ -138,7 +138,7 @@ def embed_and_index(rt: Runtime, prep: Prepared, *, progress: Progress | None = 
     """Embed the chunks in batches, write the vectors, then commit the chunks and the indexed status."""
     doc, specs, timings = prep.doc, prep.specs, prep.timings
     try:
-        _step(rt, prep.job_id, "embed", 25, timings, progress)
+        _step(rt, prep.job_id, JobStage.embed, 25, timings, progress)
         t = time.perf_counter()
         embedder = rt.embedder
         vectors = []
@@ -146,10 +146,10 @@ def embed_and_index(rt: Runtime, prep: Prepared, *, progress: Progress | None = 
             vectors.append(embedder.embed([c.text for c in specs[i:i + EMBED_BATCH]]))
             done = min(i + EMBED_BATCH, len(specs))
             if done < len(specs):
-                _step(rt, prep.job_id, "embed", 25 + int(60 * done / len(specs)), timings, progress)
+                _step(rt, prep.job_id, JobStage.embed, 25 + int(60 * done / len(specs)), timings, progress)
         matrix = np.vstack(vectors)
         timings["embed_s"] = round(time.perf_counter() - t, 4)
-        _step(rt, prep.job_id, "index", 90, timings, progress)
+        _step(rt, prep.job_id, JobStage.index, 90, timings, progress)
         t = time.perf_counter()
         ids = [chunk_id(doc.tenant_id, doc.sha256, c.idx) for c in specs]
         rt.vectors.upsert(doc.tenant_id, ids, matrix, [vector_metadata(doc, c) for c in specs])
@@ -225,5 +225,5 @@ def _commit_indexed(rt: Runtime, doc: Document, job_id: str, part: Partitioned, 
         d.chunker_version, d.embedder_id, d.indexed_at = CHUNKER_VERSION, EMBEDDER_ID, utcnow()
         job = s.get(Job, job_id)
         timings["commit_s"] = round(time.perf_counter() - t, 4)
-        job.state, job.stage, job.percent, job.finished_at = DocumentStatus.indexed.value, "done", 100, utcnow()
+        job.state, job.stage, job.percent, job.finished_at = DocumentStatus.indexed, JobStage.done, 100, utcnow()
         job.timings = dict(timings)

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Chunk, Document, Job
+from core.scoping import tenant_document
 
 
 def _iso(v):
@@ -40,9 +41,7 @@ def document_public(doc: Document, job: Job | None = None) -> dict:
 def get_document(*, db: Database, tenant_id: str, document_id: str) -> dict:
     """One document of a tenant with its latest job."""
     with db.session() as s:
-        doc = s.scalar(select(Document).where(Document.id == document_id, Document.tenant_id == tenant_id))
-        if doc is None:
-            raise ClausewiseError(ErrorCode.document_not_found, f"no document {document_id}")
+        doc = tenant_document(s, tenant_id, document_id)
         job = s.scalar(select(Job).where(Job.document_id == doc.id).order_by(Job.created_at.desc()).limit(1))
         return document_public(doc, job)
 

@@ -16,6 +16,7 @@ from core.auth import Principal
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Chunk, Document, DocumentStatus, Suggestion, new_id
+from core.scoping import tenant_document
 from review import ledger
 from review.models import Decision, DecisionKind, ReasonCode
 
@@ -43,13 +44,6 @@ def _suggestion(s, tenant_id: str, suggestion_id: str) -> Suggestion:
     if sg is None or sg.tenant_id != tenant_id:
         raise ClausewiseError(ErrorCode.suggestion_not_found, f"no suggestion {suggestion_id}")
     return sg
-
-
-def _document(s, tenant_id: str, document_id: str) -> Document:
-    doc = s.get(Document, document_id)
-    if doc is None or doc.tenant_id != tenant_id:
-        raise ClausewiseError(ErrorCode.document_not_found, f"no document {document_id}")
-    return doc
 
 
 def latest_decisions(s, tenant_id: str) -> dict[str, Decision]:
@@ -137,7 +131,7 @@ def add_mapping(*, db: Database, catalog: Catalog, principal: Principal, documen
     if not quote or not quote.strip() or len(quote) > 5000:
         raise ClausewiseError(ErrorCode.quote_not_found, "quote must be 1-5000 characters of the document")
     with db.session() as s:
-        doc = _document(s, principal.tenant_id, document_id)
+        doc = tenant_document(s, principal.tenant_id, document_id)
         if doc.status != DocumentStatus.indexed.value:
             raise ClausewiseError(ErrorCode.document_not_indexed, f"document is {doc.status}, not indexed")
         chunks = s.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.idx)).all()

@@ -9,9 +9,9 @@ from core.auth import Principal
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
 from review.decisions import iso
-from review.models import EdgeReview
+from review.models import EdgeReview, EdgeVerdict
 
-EDGE_VERDICTS = ("accepted", "disputed", "rejected")
+EDGE_VERDICTS = tuple(v.value for v in EdgeVerdict)
 
 
 def _edge_key(from_fw: str, from_id: str, to_fw: str, to_id: str) -> tuple[str, str, str, str]:

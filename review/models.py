@@ -8,7 +8,7 @@ from enum import Enum
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, new_id, utcnow
+from core.models import Base, EnumText, new_id, utcnow
 
 
 class DecisionKind(str, Enum):
@@ -24,6 +24,12 @@ class ReasonCode(str, Enum):
     stale = "stale"
     out_of_scope = "out_of_scope"
     other = "other"
+
+
+class EdgeVerdict(str, Enum):
+    accepted = "accepted"
+    disputed = "disputed"  # still proposes coverage, flagged
+    rejected = "rejected"  # proposes nothing in that workspace
 
 
 class Decision(Base):
@@ -47,8 +53,8 @@ class Decision(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
     framework: Mapped[str] = mapped_column(String(40))
     control_id: Mapped[str] = mapped_column(String(40))
-    decision: Mapped[str] = mapped_column(String(20))
-    reason_code: Mapped[str | None] = mapped_column(String(40))
+    decision: Mapped[DecisionKind] = mapped_column(EnumText(DecisionKind))
+    reason_code: Mapped[ReasonCode | None] = mapped_column(EnumText(ReasonCode, 40))
     comment: Mapped[str | None] = mapped_column(Text)
     actor_key_id: Mapped[str | None] = mapped_column(String(36))
     actor: Mapped[str] = mapped_column(String(200))
@@ -78,7 +84,7 @@ class EdgeReview(Base):
     from_id: Mapped[str] = mapped_column(String(40))
     to_framework: Mapped[str] = mapped_column(String(40))
     to_id: Mapped[str] = mapped_column(String(40))
-    verdict: Mapped[str] = mapped_column(String(20))
+    verdict: Mapped[EdgeVerdict] = mapped_column(EnumText(EdgeVerdict))
     comment: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200))
     catalog_version: Mapped[str] = mapped_column(String(40))

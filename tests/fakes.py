@@ -25,7 +25,6 @@ class FakeEmbedder:
 
     id = "fake-embedder@1"
     dimension = DIMENSION
-    max_tokens = 256
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
@@ -41,8 +40,6 @@ class FakeEmbedder:
                 out[row] /= norm
         return out
 
-    def count_tokens(self, text: str) -> int:
-        return len(_WORD.findall(text.lower()))
 
 
 class InMemoryVectorStore:

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import READ, UPLOAD, PrincipalDep, RuntimeDep, TenantDep
+from api.schemas import ChunkPage, DocumentOut, DocumentPage, JobOut, UploadOut
 from api.upload import receive_upload
 from core.errors import ClausewiseError, ErrorCode
 from core.telemetry import UPLOADS
@@ -45,9 +46,11 @@ def _evidence_date(value: str | None) -> datetime | None:
 
 
 @router.post("/documents", status_code=202, openapi_extra=UPLOAD_SCHEMA, dependencies=[Depends(UPLOAD)],
-             responses={200: {"description": "Same bytes already uploaded (and not failed): `duplicate_of` names "
-                                         "the document; the same bytes as a failed document start a new attempt "
-                                         "(202 with `retry_of`, the failed job)"},
+             responses={202: {"model": UploadOut, "description": "Accepted: follow `job_id`"},
+                        200: {"model": UploadOut,
+                              "description": "Same bytes already uploaded (and not failed): `duplicate_of` names the "
+                                             "document; the same bytes as a failed document start a new attempt "
+                                             "(202 with `retry_of`, the failed job)"},
                         413: {"description": "file_too_large"}, 415: {"description": "unsupported type or mismatch"}})
 async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep,
                           principal: PrincipalDep) -> JSONResponse:
@@ -88,20 +91,20 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
     return JSONResponse(body, status_code=202)
 
 
-@router.get("/documents", dependencies=[Depends(READ)])
+@router.get("/documents", dependencies=[Depends(READ)], response_model=DocumentPage)
 def list_documents(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
                    page_size: int = Query(50, ge=1, le=500), status: str | None = None) -> dict:
     """A page of documents, newest first."""
     return service.list_documents(db=rt.db, tenant_id=tenant_id, page=page, page_size=page_size, status=status)
 
 
-@router.get("/documents/{document_id}", dependencies=[Depends(READ)])
+@router.get("/documents/{document_id}", dependencies=[Depends(READ)], response_model=DocumentOut)
 def get_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """A document's status, error code, chunk count, detected kind and evidence date range."""
     return service.get_document(db=rt.db, tenant_id=tenant_id, document_id=document_id)
 
 
-@router.get("/documents/{document_id}/chunks", dependencies=[Depends(READ)])
+@router.get("/documents/{document_id}/chunks", dependencies=[Depends(READ)], response_model=ChunkPage)
 def list_chunks(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
                 page_size: int = Query(100, ge=1, le=1000)) -> dict:
     """A document's chunks with page, record, line and character provenance."""
@@ -109,7 +112,7 @@ def list_chunks(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, page: in
                                page_size=page_size)
 
 
-@router.get("/jobs/{job_id}", dependencies=[Depends(READ)])
+@router.get("/jobs/{job_id}", dependencies=[Depends(READ)], response_model=JobOut)
 def get_job(job_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """An ingestion job: state, current stage and percentage."""
     return service.get_job(db=rt.db, tenant_id=tenant_id, job_id=job_id)

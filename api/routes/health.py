@@ -9,12 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import CatalogDep, SettingsDep
+from api.schemas import HealthOut, ReadyOut
 from core.errors import ErrorCode
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthOut)
 def health(settings: SettingsDep, catalog: CatalogDep) -> dict:
     """Report that the process is up, with the catalog version it serves."""
     return {"status": "ok", "version": _version(), "catalog_version": catalog.version, "env": settings.env}
@@ -37,8 +38,10 @@ def _database(request: Request) -> None:
         conn.execute(text("select 1"))
 
 
-@router.get("/ready", responses={503: {"description": "not_ready: a dependency does not answer, or a process "
-                                                      "`serve` runs (worker, vector store) is down"}})
+NOT_READY = "not_ready: a dependency does not answer, or a process `serve` runs (worker, vector store) is down"
+
+
+@router.get("/ready", responses={200: {"model": ReadyOut}, 503: {"model": ReadyOut, "description": NOT_READY}})
 async def ready(request: Request) -> JSONResponse:
     """Check the database, the broker (unless jobs run in-process), the vector store and, under `clausewise
     serve`, the processes it supervises; `detail` names what is not ready."""

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ADMIN, EXPORT, READ, REVIEW, CatalogDep, PrincipalDep, RuntimeDep, TenantDep
+from api.schemas import SearchOut
 from core import auth
 from core.errors import ClausewiseError, ErrorCode
 from ingest.service import search_chunks
@@ -129,7 +130,7 @@ def verify_ledger(rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     return {**ledger.verify(rt.db, tenant_id).public(), "head": exports.ledger_head(rt.db, tenant_id)}
 
 
-@router.get("/search", dependencies=[Depends(READ)])
+@router.get("/search", dependencies=[Depends(READ)], response_model=SearchOut)
 async def search(rt: RuntimeDep, tenant_id: TenantDep, q: str = Query(..., min_length=1, max_length=2000),
                  k: int = Query(10, ge=1, le=100)) -> dict:
     """Semantic search over this tenant's evidence chunks."""

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CLASSIFY, READ, CatalogDep, RuntimeDep, TenantDep
+from api.schemas import SuggestionsOut
 from classifiers.suggest import list_suggestions
 from worker.flows import classify
 
@@ -18,7 +19,7 @@ async def classify_document(document_id: str, rt: RuntimeDep, tenant_id: TenantD
     return await run_in_threadpool(classify, rt, tenant_id, document_id)
 
 
-@router.get("/documents/{document_id}/suggestions", dependencies=[Depends(READ)])
+@router.get("/documents/{document_id}/suggestions", dependencies=[Depends(READ)], response_model=SuggestionsOut)
 def get_suggestions(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
                     framework: str | None = Query(None, description="e.g. ISO-IEC-42001-2023")) -> dict:
     """The latest run's suggestions, ranked per framework, with quotes, confidences and crosswalk paths."""

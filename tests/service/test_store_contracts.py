@@ -45,7 +45,7 @@ def test_embedder_contract(embedder):
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     assert np.allclose(embedder.embed(texts[:1])[0], vecs[0], atol=1e-5)  # deterministic
     assert float(vecs[0] @ vecs[1]) > float(vecs[0] @ vecs[2]) + 0.2  # related texts are closer
-    assert embedder.count_tokens(texts[0]) > 0 and embedder.dimension == DIMENSION and embedder.id
+    assert embedder.dimension == DIMENSION and embedder.id
 
 
 def _vec(*hot: int) -> np.ndarray:

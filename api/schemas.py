@@ -1,0 +1,144 @@
+"""Response models: what each route answers, for /docs and for clients generated from the OpenAPI document.
+
+They name the fields clients rely on; `extra="allow"` keeps any further field the service adds, so a model
+documents an answer without trimming it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorOut(_Out):
+    """Every error: a stable code clients branch on, and a sentence for people."""
+
+    error_code: str
+    detail: str
+
+
+class JobOut(_Out):
+    job_id: str
+    document_id: str
+    state: str
+    stage: str | None = None
+    percent: int
+    attempts: int
+    error_code: str | None = None
+    error_detail: str | None = None
+    timings: dict = {}
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class EvidenceRange(_Out):
+    start: str | None = None
+    end: str | None = None
+
+
+class DocumentOut(_Out):
+    document_id: str
+    status: str
+    error_code: str | None = None
+    error_detail: str | None = None
+    filename: str
+    title: str | None = None
+    sha256: str
+    size_bytes: int
+    detected_type: str
+    kind: str | None = None
+    chunk_count: int
+    page_count: int | None = None
+    record_count: int | None = None
+    evidence_date: str | None = None
+    evidence_range: EvidenceRange
+    created_at: str | None = None
+    indexed_at: str | None = None
+    job: JobOut | None = None
+
+
+class DocumentPage(_Out):
+    items: list[DocumentOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class UploadOut(_Out):
+    """202: accepted, with the job to follow (`retry_of` when the same bytes had failed); 200: `duplicate_of`."""
+
+    document_id: str
+    status: str
+    sha256: str
+    job_id: str | None = None
+    retry_of: str | None = None
+    duplicate_of: str | None = None
+
+
+class ChunkOut(_Out):
+    chunk_id: str
+    idx: int
+    text: str
+    char_start: int
+    char_end: int
+    page: int | None = None
+    record_start: int | None = None
+    record_end: int | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+
+
+class ChunkPage(_Out):
+    items: list[ChunkOut]
+    total: int
+
+
+class SuggestionOut(_Out):
+    suggestion_id: str
+    document_id: str
+    framework: str
+    control_id: str
+    title: str | None = None
+    rank: int
+    confidence: float
+    state: str
+    source: str
+    evidence: dict
+    crosswalk: dict | None = None
+
+
+class SuggestionsOut(_Out):
+    document_id: str
+    run_id: str | None = None
+    items: list[SuggestionOut]
+
+
+class SearchHit(_Out):
+    chunk_id: str
+    document_id: str
+    filename: str
+    score: float
+    text: str
+
+
+class SearchOut(_Out):
+    query: str
+    items: list[SearchHit]
+
+
+class HealthOut(_Out):
+    status: str
+    version: str
+    catalog_version: str
+
+
+class ReadyOut(_Out):
+    """`checks` has database, broker, vector_store and, under `clausewise serve`, worker."""
+
+    status: str
+    checks: dict[str, dict]
+    error_code: str | None = None
+    detail: str | None = None
