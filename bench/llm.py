@@ -13,8 +13,6 @@ items it scores). Also prints how often each verdict lands on a gold label: whet
 
 from __future__ import annotations
 
-from bench import harness
-
 import json
 import os
 import sys
@@ -25,6 +23,8 @@ from itertools import product
 from pathlib import Path
 
 import numpy as np
+
+from bench import harness
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -55,16 +55,28 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cache", type=Path, help="verdict cache file (default: a fresh one, so calls are real)")
     args = ap.parse_args(argv)
 
+    from bench.harness import machine
     from catalog import load_catalog
-    from classifiers.calibration import Calibrator, fit, load as load_calibration
+    from classifiers.calibration import Calibrator, fit
+    from classifiers.calibration import load as load_calibration
     from classifiers.examples import ExampleBank, document_vector
     from classifiers.llm import (
-        DEFAULT_ADJUSTMENT, LOCAL_MODEL_ALIAS, PROMPT_VERSION, VERDICTS, Adjustment, LocalServer, VerdictCache,
-        Verifier, apply_verdicts, assemble_local_model, local_model_id, openai_backend, per_framework_candidates,
+        DEFAULT_ADJUSTMENT,
+        LOCAL_MODEL_ALIAS,
+        PROMPT_VERSION,
+        VERDICTS,
+        Adjustment,
+        LocalServer,
+        VerdictCache,
+        Verifier,
+        apply_verdicts,
+        assemble_local_model,
+        local_model_id,
+        openai_backend,
+        per_framework_candidates,
     )
     from classifiers.suggest import Classifier
     from core.embedder import get_embedder
-    from bench.harness import machine
     from eval.dataset import LABEL_KEYS, load
     from eval.run import _cross_validated_confidences, _folds
 
@@ -155,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
         for fold in folds:
             train = [i for i in range(len(idx)) if i not in set(fold)]
 
-            def score(a: Adjustment) -> float:
+            def score(a: Adjustment, fw=fw, idx=idx, train=train, golds=golds) -> float:
                 m = _metrics(rankings_for(defaultdict(lambda: a), fw, [idx[i] for i in train]),
                              [golds[i] for i in train])
                 return (m["hit@1"] or 0) + (m["precision@3"] or 0) + 0.001 * (a == DEFAULT_ADJUSTMENT)
@@ -194,7 +206,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"LLM wall {wall:.0f} s  totals {totals}")
     print("| framework | n | LLM | hit@1 | precision@3 | MRR | s/doc |\n|---|---|---|---|---|---|---|")
     for key, m in report["frameworks"].items():
-        for mode, label in (("off", "off"), ("on", "on (shipped shifts)"), ("on_cv_tuned", "on (shifts tuned on other folds)")):
+        for mode, label in (("off", "off"), ("on", "on (shipped shifts)"),
+                            ("on_cv_tuned", "on (shifts tuned on other folds)")):
             x = m[mode]
             print(f"| {key} | {x['n']} | {label} | {x['hit@1']} | {x['precision@3']} | {x['mrr']} | {x['s_per_doc']} |")
     print("\nverdicts on judged candidates (share that is a gold label):")

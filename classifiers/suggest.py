@@ -20,6 +20,7 @@ from classifiers.profiles import CLASSIFIED
 from classifiers.scoring import CrossConfig, ScoringConfig, combine, score_document
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Chunk, Document, DocumentStatus, Suggestion, SuggestionState, utcnow
+from core.scoping import tenant_document
 
 TOP_K = 10
 
@@ -53,7 +54,7 @@ class Draft:
     features: dict
     crosswalk_path: list | None = None
     relationship: str | None = None
-    # set only when an LLM step ran (classifiers/llm.py)
+    # set only when an LLM step ran (classifiers/llm/)
     llm_verdict: str | None = None
     llm_rationale: str | None = None
     llm_model: str | None = None
@@ -116,7 +117,8 @@ class Classifier:
                     state=(SuggestionState.suggested if conf[i] >= threshold else SuggestionState.needs_review).value,
                     source="crosswalk" if from_crosswalk and lift >= 0.5 * float(direct[fw][i]) else "retrieval",
                     chunk_index=int(s.best_chunk[i]),
-                    features={"dense_max": round(float(s.dense_max[i]), 4), "dense_top": round(float(s.dense_top[i]), 4),
+                    features={"dense_max": round(float(s.dense_max[i]), 4),
+                              "dense_top": round(float(s.dense_top[i]), 4),
                               "bm25": round(float(s.bm25[i]), 4), "crosswalk_lift": round(lift, 4),
                               "examples": round(float(knn[fw][i]), 4) if fw in knn else 0.0},
                     crosswalk_path=[h.public() for h in path] if path else None,
@@ -154,11 +156,10 @@ def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, doc
     the model cannot answer, the classifier's suggestions are stored as they are (marked `unverified`).
     """
     with db.session() as s:
-        doc = s.scalar(select(Document).where(Document.id == document_id, Document.tenant_id == tenant_id))
-        if doc is None:
-            raise ClausewiseError(ErrorCode.document_not_found, f"no document {document_id}")
-        if doc.status != DocumentStatus.indexed.value:
-            raise ClausewiseError(ErrorCode.conflict, f"document is {doc.status}; only indexed documents are classified")
+        doc = tenant_document(s, tenant_id, document_id)
+        if doc.status != DocumentStatus.indexed:
+            raise ClausewiseError(ErrorCode.document_not_indexed,
+                                  f"document is {doc.status.value}; only indexed documents are classified")
         chunks = s.scalars(select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.idx)).all()
         kind = doc.kind
     vecs = _chunk_vectors(vectors, tenant_id, [c.id for c in chunks])
@@ -210,9 +211,7 @@ def suggestion_public(sg: Suggestion, title: str | None = None) -> dict:
 def list_suggestions(*, db, catalog: Catalog, tenant_id: str, document_id: str, framework: str | None) -> dict:
     """The latest run's suggestions for a document, ranked per framework."""
     with db.session() as s:
-        doc = s.scalar(select(Document).where(Document.id == document_id, Document.tenant_id == tenant_id))
-        if doc is None:
-            raise ClausewiseError(ErrorCode.document_not_found, f"no document {document_id}")
+        doc = tenant_document(s, tenant_id, document_id)
         if framework is not None and framework not in catalog.frameworks:
             raise ClausewiseError(ErrorCode.framework_not_found, f"unknown framework {framework!r}")
         q = select(Suggestion).where(Suggestion.document_id == document_id,

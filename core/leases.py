@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import or_, select, update
 
@@ -41,7 +41,7 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class ClaimOutcome(str, Enum):
+class ClaimOutcome(StrEnum):
     claimed = "claimed"
     held = "held"  # a live holder runs it: this delivery is a duplicate
     finished = "finished"  # indexed or failed already

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -44,14 +44,14 @@ class EnumText(TypeDecorator):
         return None if value is None else self.enum(value)
 
 
-class DocumentStatus(str, Enum):
+class DocumentStatus(StrEnum):
     queued = "queued"
     processing = "processing"
     indexed = "indexed"
     failed = "failed"
 
 
-class JobStage(str, Enum):
+class JobStage(StrEnum):
     """Where an ingestion job is: in order, then `done`; `requeued` after its worker died (core/leases.py)."""
 
     queued = "queued"
@@ -63,14 +63,14 @@ class JobStage(str, Enum):
     requeued = "requeued"
 
 
-class EvalRunState(str, Enum):
+class EvalRunState(StrEnum):
     queued = "queued"
     running = "running"
     done = "done"
     failed = "failed"
 
 
-class SuggestionSource(str, Enum):
+class SuggestionSource(StrEnum):
     retrieval = "retrieval"  # the classifier found it in the document
     crosswalk = "crosswalk"  # proposed mostly through a crosswalk from evidence of another framework
     reviewer = "reviewer"  # added by a reviewer (a confirmed `add` decision)
@@ -178,9 +178,10 @@ class Chunk(Base):
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-class SuggestionState(str, Enum):
+class SuggestionState(StrEnum):
     suggested = "suggested"
-    needs_review = "needs_review"
+    needs_review = "needs_review"  # under the framework's threshold: abstain rather than guess
+    added = "added"  # a reviewer-added mapping (source `reviewer`)
 
 
 class Suggestion(Base):
@@ -226,7 +227,7 @@ class Suggestion(Base):
     prompt_version: Mapped[str | None] = mapped_column(String(20))
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     uploader = "uploader"
     reviewer = "reviewer"
     auditor = "auditor"

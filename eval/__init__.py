@@ -1,1 +1,3 @@
-"""Evaluation: labelled sets, metrics, runs, reports and benchmarks."""
+"""Evaluation: labelled sets, metrics, runs, reports, calibration fitting and ablation.
+
+May import core, catalog, ingest (to partition labelled files) and classifiers; never bench or api."""

@@ -11,8 +11,9 @@ import email
 import email.policy
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -81,12 +82,12 @@ def _elements_to_blocks(elements, *, page: int | None = None) -> list[Block]:
 
 
 def _pdf(path: Path) -> Partitioned:
+    from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LAParams, LTTextContainer
     from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
-    from pdfminer.pdfparser import PDFParser, PDFSyntaxError
-    from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
-    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser, PDFSyntaxError
     from pdfminer.psparser import PSEOF, PSException
     from unstructured.partition.text import partition_text
 
@@ -107,12 +108,14 @@ def _pdf(path: Path) -> Partitioned:
         raise ClausewiseError(ErrorCode.encrypted_pdf, f"PDF is encrypted and cannot be read: {e}") from e
     except (PDFSyntaxError, PSEOF, PSException, ValueError, KeyError, TypeError, AttributeError) as e:
         if not any(p.strip() for p in pages):
-            raise ClausewiseError(ErrorCode.corrupt_file, f"PDF is truncated or corrupt: {type(e).__name__}: {e}") from e
+            raise ClausewiseError(ErrorCode.corrupt_file,
+                                  f"PDF is truncated or corrupt: {type(e).__name__}: {e}") from e
     if not pages:
         raise ClausewiseError(ErrorCode.corrupt_file, "PDF has no readable pages")
     if not any(p.strip() for p in pages):
         raise ClausewiseError(ErrorCode.no_text_layer,
-                              f"PDF has {len(pages)} page(s) but no text layer (scanned or image-only); OCR is not enabled")
+                              f"PDF has {len(pages)} page(s) but no text layer (scanned or image-only); "
+                              "OCR is not enabled")
     blocks = []
     for n, text in enumerate(pages, start=1):
         if text.strip():
@@ -221,7 +224,7 @@ def _eml(path: Path) -> Partitioned:
     sent = None
     if msg.get("Date"):
         try:
-            sent = parsedate_to_datetime(str(msg["Date"])).astimezone(timezone.utc)
+            sent = parsedate_to_datetime(str(msg["Date"])).astimezone(UTC)
             headers["date"] = sent.isoformat()
         except (TypeError, ValueError):
             pass
@@ -307,21 +310,24 @@ def _text_like(path: Path, media: str, encoding: str) -> Partitioned:
     return Partitioned("log" if media == S.LOG else "text", _elements_to_blocks(partition_text(text=text, **LANG)))
 
 
+# One table: a media type (as ingest.sniff names it) -> the function that partitions a stored original of it.
+# Adding a file type is a function plus its entry here (and its detection in ingest.sniff).
+PARTITIONERS: dict[str, Callable[[Path, str], Partitioned]] = {
+    **{media: (lambda path, enc, media=media: _text_like(path, media, enc)) for media in S.TEXT_FAMILY},
+    S.PDF: lambda path, _enc: _pdf(path),
+    S.DOCX: lambda path, _enc: _docx(path),
+    S.XLSX: lambda path, _enc: _xlsx(path),
+    S.EML: lambda path, _enc: _eml(path),  # an e-mail is text, but its own partitioner (headers, attachments)
+}
+
+
 def partition(path: Path, media_type: str, encoding: str | None) -> Partitioned:
     """Extract blocks from a stored original; raises ClausewiseError with a stable code on bad content."""
     use_offline_nlp()
-    if media_type == S.PDF:
-        result = _pdf(path)
-    elif media_type == S.DOCX:
-        result = _docx(path)
-    elif media_type == S.XLSX:
-        result = _xlsx(path)
-    elif media_type == S.EML:
-        result = _eml(path)
-    elif media_type in S.TEXT_FAMILY:
-        result = _text_like(path, media_type, encoding or "utf-8")
-    else:
+    partitioner = PARTITIONERS.get(media_type)
+    if partitioner is None:
         raise ClausewiseError(ErrorCode.unsupported_media_type, f"cannot partition {media_type}")
+    result = partitioner(path, encoding or "utf-8")
     if not any(b.text.strip() for b in result.blocks):
         raise ClausewiseError(ErrorCode.no_text, f"no text could be extracted from this {result.kind} file")
     return result

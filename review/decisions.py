@@ -133,7 +133,7 @@ def add_mapping(*, db: Database, catalog: Catalog, principal: Principal, documen
     with db.session() as s:
         doc = tenant_document(s, principal.tenant_id, document_id)
         if doc.status != DocumentStatus.indexed.value:
-            raise ClausewiseError(ErrorCode.document_not_indexed, f"document is {doc.status}, not indexed")
+            raise ClausewiseError(ErrorCode.document_not_indexed, f"document is {doc.status.value}, not indexed")
         chunks = s.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.idx)).all()
         chunk, start, end = _locate(chunks, quote, char_start, char_end)
         sg = Suggestion(id=new_id(), tenant_id=principal.tenant_id, document_id=doc.id, run_id=REVIEWER_RUN,

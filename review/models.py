@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,13 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.models import Base, EnumText, new_id, utcnow
 
 
-class DecisionKind(str, Enum):
+class DecisionKind(StrEnum):
     confirm = "confirm"
     reject = "reject"
     add = "add"  # a reviewer-added mapping, confirmed by its author
 
 
-class ReasonCode(str, Enum):
+class ReasonCode(StrEnum):
     wrong_control = "wrong_control"
     partial = "partial"
     insufficient_evidence = "insufficient_evidence"
@@ -26,7 +26,7 @@ class ReasonCode(str, Enum):
     other = "other"
 
 
-class EdgeVerdict(str, Enum):
+class EdgeVerdict(StrEnum):
     accepted = "accepted"
     disputed = "disputed"  # still proposes coverage, flagged
     rejected = "rejected"  # proposes nothing in that workspace

@@ -32,7 +32,8 @@ class FakeEmbedder:
             for word in _WORD.findall(text.lower()):
                 digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
                 for k in range(3):
-                    out[row, (digest[k * 2] << 8 | digest[k * 2 + 1]) % DIMENSION] += 1.0 if digest[6] & (1 << k) else -1.0
+                    sign = 1.0 if digest[6] & (1 << k) else -1.0
+                    out[row, (digest[k * 2] << 8 | digest[k * 2 + 1]) % DIMENSION] += sign
             norm = np.linalg.norm(out[row])
             if norm == 0:
                 out[row, 0] = 1.0  # the real model also gives every text, even an empty one, a unit vector

@@ -48,8 +48,8 @@ def get_verifier(settings: Settings):
 def classify(rt: Runtime, tenant_id: str, document_id: str) -> dict:
     """Classify a document; the supervised part also learns from this tenant's reviewer decisions on other
     documents (confirmed controls vote for, rejected ones against)."""
-    from review.feedback import tenant_examples
     from classifiers.suggest import suggest_document
+    from review.feedback import tenant_examples
 
     classifier = get_classifier(rt.settings)
     learned = tenant_examples(db=rt.db, vectors=rt.vectors, tenant_id=tenant_id, exclude_document=document_id)

@@ -1,4 +1,4 @@
-"""LLM assist (classifiers/llm.py).
+"""LLM assist (classifiers/llm/).
 
 Tiers: unit tests with a fake langchain chat model (no I/O); tests against a real model server — llama-cpp-python's
 OpenAI-compatible server with the packaged Qwen2.5-Coder-1.5B GGUF on loopback, reached through the same
@@ -16,14 +16,37 @@ import threading
 from pathlib import Path
 
 import pytest
+from llm_fixtures.fake_chat import FakeVerdictChat
 
 from classifiers.llm import (
-    CSF, ISO, LOCAL_MODEL_ALIAS, NHI, PROMPT_VERSION, UNVERIFIED, VERDICTS, Adjustment, ChatBackend, CircuitBreaker,
-    LLMUnavailable, LocalServer, Verdict, VerdictCache, Verification, Verifier, apply_verdicts, assemble_local_model,
-    build_messages, local_model_id, ollama_backend, openai_backend, parse_answer, quote_in_evidence, sanitise,
-    verdict_schema, verifier_from_settings,
+    CSF,
+    ISO,
+    LOCAL_MODEL_ALIAS,
+    NHI,
+    PROMPT_VERSION,
+    UNVERIFIED,
+    VERDICTS,
+    Adjustment,
+    ChatBackend,
+    CircuitBreaker,
+    LLMUnavailable,
+    LocalServer,
+    Verdict,
+    VerdictCache,
+    Verification,
+    Verifier,
+    apply_verdicts,
+    assemble_local_model,
+    build_messages,
+    local_model_id,
+    ollama_backend,
+    openai_backend,
+    parse_answer,
+    quote_in_evidence,
+    sanitise,
+    verdict_schema,
+    verifier_from_settings,
 )
-from llm_fixtures.fake_chat import FakeVerdictChat
 
 pytestmark = [pytest.mark.needs_llm, pytest.mark.needs_model]
 
@@ -290,9 +313,9 @@ def test_no_model_says_so_once_and_the_service_goes_on(settings, catalog, caplog
 
 def test_ollama_backend_is_built_with_the_schema_as_format_and_fails_cleanly_when_no_server(classifier, catalog):
     """No Ollama server runs here: this checks construction and the failure path through the real client."""
-    from bench.live import free_port
     from langchain_ollama import ChatOllama
 
+    from bench.live import free_port
     from core.settings import Settings
 
     s = Settings(env="test", llm_mode="ollama", llm_model="qwen2.5:1.5b",
@@ -354,10 +377,11 @@ def test_planted_instructions_change_no_accepted_label(classifier, catalog, llam
 
 
 def test_settings_local_mode_stores_verdicts_and_reruns_hit_the_cache(runtime, llama_server, tmp_path):
-    from api import jobs
-    from classifiers.suggest import list_suggestions
     from conftest import ingest_file
+
+    from classifiers.suggest import list_suggestions
     from core.models import DEFAULT_TENANT_ID
+    from worker import flows as jobs
 
     rt = runtime
     rt.settings = rt.settings.model_copy(update={"llm_mode": "local", "llm_base_url": llama_server.base_url,
@@ -380,11 +404,11 @@ def test_settings_local_mode_stores_verdicts_and_reruns_hit_the_cache(runtime, l
 
 
 def test_server_killed_mid_run_suggestions_still_arrive_unverified(runtime, catalog, local_model, tmp_path):
-    from classifiers.suggest import suggest_document
     from conftest import ingest_file
-    from core.models import DEFAULT_TENANT_ID, Suggestion
     from sqlalchemy import select
 
+    from classifiers.suggest import suggest_document
+    from core.models import DEFAULT_TENANT_ID, Suggestion
     from worker.flows import get_classifier
 
     srv = start_server(local_model, tmp_path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import FakeEmbedder, InMemoryVectorStore
 
 from core.embedder import DIMENSION
-from fakes import FakeEmbedder, InMemoryVectorStore
 
 pytestmark = [pytest.mark.needs_model]
 

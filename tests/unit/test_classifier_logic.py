@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import FakeEmbedder
 
 from catalog import load_catalog
 from classifiers.examples import ExampleBank
 from classifiers.profiles import CLASSIFIED
 from classifiers.suggest import Classifier
-from fakes import FakeEmbedder
 
 TEXT = ["Secrets and API keys of service accounts are rotated every 90 days; long-lived credentials are forbidden.",
         "Every machine identity has an owner, and unused service accounts are disabled after 30 days.",

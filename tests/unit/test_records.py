@@ -11,7 +11,7 @@ import io
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,6 @@ from ingest import records
 from ingest.records import Block, RecordStream, split_records
 
 EVIDENCE = Path(__file__).parents[1] / "fixtures" / "evidence"
-UTC = timezone.utc
 
 JSON = "application/json"
 JSONL = "application/x-ndjson"

@@ -1,0 +1,321 @@
+"""split_records and its paths (JSON documents, JSON Lines, CSV, plain text), driven by the registry."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from .base import Block, Container, CsvTable, LogEvent, RecordFormat, RecordStream
+from .jsonscan import Lines, parse_jsonl, scan_json
+from .registry import fallback, formats
+
+# ------------------------------------------------------------------------------------------------------------
+# Media types
+
+_JSON_MEDIA = {"application/json", "text/json"}
+_JSONL_MEDIA = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines",
+                "application/jsonlines", "application/json-lines", "application/json-seq"}
+_CSV_MEDIA = {"text/csv", "application/csv"}
+_PLAIN_MEDIA = {"text/plain", "text/x-log"}
+
+LOG_MIN_PARSED_RATIO = 0.6       # share of non-empty lines that must carry a recognised timestamp
+LOG_MIN_PARSED_SHARE_OF_ALL = 0.25
+# Lines that plainly continue a multi-line event (stack traces): they join the previous event and do not count
+# against the share of timestamped lines.
+_TRACE_RE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|Caused by[: ]|During handling of|"
+                       r"The above exception|\.\.\. \d+ more|[\w.$]+(?:Error|Exception|Warning)\b)")
+
+LineRange = Callable[[int], tuple[Any, Any]]
+
+
+def split_records(text: str, media: str) -> RecordStream | None:
+    """Split a ticket/log export into records.
+
+    media is one of "application/json", "application/x-ndjson", "text/csv", "text/plain" (also used for .log).
+    Return a RecordStream when the content is a recognised ticket/log shape, else None (the caller then treats
+    it as prose). Raise ValueError only for content that claims to be JSON/JSONL but cannot be parsed at all.
+    """
+    media = (media or "").split(";", 1)[0].strip().lower()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if media in _JSON_MEDIA:
+        return _from_json_text(text, claims_jsonl=False)
+    if media in _JSONL_MEDIA:
+        return _from_json_text(text, claims_jsonl=True)
+    if media in _CSV_MEDIA:
+        return _from_csv(text)
+    if media in _PLAIN_MEDIA:
+        return _from_plain(text)
+    return None
+
+
+def _stream(fmt: RecordFormat, blocks: list[Block]) -> RecordStream:
+    return RecordStream(fmt.kind.value, blocks)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# JSON / JSON Lines
+
+def _from_json_text(text: str, *, claims_jsonl: bool) -> RecordStream | None:
+    if not text.strip():
+        raise ValueError("empty JSON document")
+    if claims_jsonl:
+        good, bad, nonempty = parse_jsonl(text)
+        if good and bad * 2 <= nonempty:
+            return _from_jsonl_objects(good)
+        try:                                   # a pretty-printed JSON document behind a .jsonl name
+            doc, spans = scan_json(text)
+        except ValueError:
+            raise ValueError(f"{bad} of {nonempty} non-empty lines are not JSON objects") from None
+        return _from_json_doc(doc, spans, Lines(text))
+    try:
+        doc, spans = scan_json(text)
+    except ValueError as e:
+        good, bad, nonempty = parse_jsonl(text)   # JSON Lines behind a .json name
+        if len(good) >= 2 and bad * 2 <= nonempty:
+            return _from_jsonl_objects(good)
+        raise ValueError(f"invalid JSON: {e}") from None
+    return _from_json_doc(doc, spans, Lines(text))
+
+
+def _majority(objs: list[dict], candidates: tuple[RecordFormat, ...]) -> RecordFormat | None:
+    """The candidate that recognises the most objects (ties: the first), if it recognises at least half."""
+    sample = objs if len(objs) <= 200 else objs[:100] + objs[-100:]
+    best, best_n = None, 0
+    for fmt in candidates:
+        n = sum(1 for o in sample if fmt.detect(o))
+        if n > best_n:
+            best, best_n = fmt, n
+    return best if best_n * 2 >= len(sample) else None
+
+
+def _render_object(fmt: RecordFormat, obj: dict, parent: dict | None, fb: RecordFormat) -> Block:
+    """obj rendered by the stream's format when it recognises it, else by the fallback."""
+    if fmt.detect(obj):
+        return fmt.render(obj, parent)
+    return fb.render(obj, None)
+
+
+def _from_jsonl_objects(good: list[tuple[int, dict]]) -> RecordStream:
+    fb = fallback(Container.JSON_LINES)
+    fmt = _majority([o for _, o in good], formats(Container.JSON_EVENTS)) or fb
+    blocks = []
+    for idx, (lineno, obj) in enumerate(good):
+        b = _render_object(fmt, obj, None, fb)
+        b.record_index, b.line_start, b.line_end = idx, lineno, lineno
+        blocks.append(b)
+    return _stream(fmt, blocks)
+
+
+def _from_json_doc(doc: Any, spans: dict, lines: Lines) -> RecordStream | None:
+    def line_range(key: str | None, i: int) -> tuple[int | None, int | None]:
+        sp = spans.get(key)
+        if sp is None or i >= len(sp):
+            return None, None
+        a, b = sp[i]
+        return lines.line(a), lines.line(b - 1)
+
+    if isinstance(doc, dict):
+        return _from_json_object(doc, line_range, lines.content)
+    if isinstance(doc, list):
+        return _from_json_array(doc, lambda i: line_range(None, i))
+    return None
+
+
+def _from_json_object(doc: dict, line_range: Callable[[str | None, int], tuple], whole: tuple[int, int]
+                      ) -> RecordStream | None:
+    """A JSON object: a ticket, a search result of tickets, a known wrapper around events, or one event."""
+    for fmt in formats(Container.JSON_TICKETS):
+        items = doc.get(fmt.wrapper) if fmt.wrapper else None
+        if isinstance(items, list) and items and all(fmt.detect(x) for x in items if isinstance(x, dict)):
+            blocks = []
+            for i, obj in enumerate(x for x in items if isinstance(x, dict)):
+                b = fmt.render(obj, doc)
+                b.record_index = i
+                b.line_start, b.line_end = line_range(fmt.wrapper, i)
+                blocks.append(b)
+            return _stream(fmt, blocks)
+        if fmt.detect(doc):
+            b = fmt.render(doc, None)
+            b.record_index, (b.line_start, b.line_end) = 0, whole
+            return _stream(fmt, [b])
+    events = formats(Container.JSON_EVENTS)
+    for fmt in events:                        # known wrappers around event arrays
+        items = doc.get(fmt.wrapper) if fmt.wrapper else None
+        if isinstance(items, list) and items and all(isinstance(x, dict) for x in items):
+            if _majority(items, events) is fmt:
+                return _event_array(fmt, items, lambda i, k=fmt.wrapper: line_range(k, i), doc)
+    for fmt in events:                        # a single event object
+        if fmt.detect(doc):
+            return _event_array(fmt, [doc], lambda i: whole, None)
+    return None
+
+
+def _from_json_array(doc: list, line_range: LineRange) -> RecordStream | None:
+    """A JSON array: events (majority vote), tickets of one format, or generic objects."""
+    objs = [x for x in doc if isinstance(x, dict)]
+    if not objs or len(objs) * 2 < len(doc):
+        return None
+    fmt = _majority(objs, formats(Container.JSON_EVENTS))
+    if fmt:
+        return _event_array(fmt, doc, line_range, None)
+    for fmt in formats(Container.JSON_TICKETS):
+        if _majority(objs, (fmt,)):
+            blocks = []
+            for i, obj in enumerate(doc):
+                if isinstance(obj, dict) and fmt.detect(obj):
+                    b = fmt.render(obj, None)
+                    b.record_index, (b.line_start, b.line_end) = i, line_range(i)
+                    blocks.append(b)
+            return _stream(fmt, blocks)
+    fb = fallback(Container.JSON_ARRAY)
+    blocks = []
+    for i, obj in enumerate(doc):
+        if isinstance(obj, dict):
+            b = fb.render(obj, None)
+            b.record_index, (b.line_start, b.line_end) = i, line_range(i)
+            if b.text:
+                blocks.append(b)
+    return _stream(fb, blocks) if blocks else None
+
+
+def _event_array(fmt: RecordFormat, items: list, line_range: LineRange, parent: dict | None) -> RecordStream:
+    fb = fallback(Container.JSON_ARRAY)
+    blocks = []
+    for i, obj in enumerate(items):
+        if not isinstance(obj, dict):
+            continue
+        b = _render_object(fmt, obj, parent, fb)
+        b.record_index = i
+        b.line_start, b.line_end = line_range(i)
+        blocks.append(b)
+    # Exports such as `gcloud logging read` are newest first: lay events out chronologically (stable;
+    # record_index keeps the original position).
+    if any(b.ts_start for b in blocks):
+        floor = datetime.min.replace(tzinfo=UTC)
+        blocks.sort(key=lambda b: (b.ts_start is None, b.ts_start or floor, b.record_index))
+    return _stream(fmt, blocks)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# CSV exports
+
+def _read_csv(text: str) -> CsvTable | None:
+    """Header and non-blank rows with their source line ranges; None if this is not a delimited table."""
+    lines = text.split("\n")
+    header_line = next((ln for ln in lines if ln.strip()), "")
+    if not header_line:
+        return None
+    delim = max(",;\t|", key=header_line.count)
+    if header_line.count(delim) == 0:
+        return None
+    csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
+    reader = csv.reader((ln + "\n" for ln in lines), delimiter=delim)
+    rows: list[tuple[int, int, list[str]]] = []
+    header: list[str] | None = None
+    try:
+        prev = 0
+        for row in reader:
+            start, prev = prev + 1, reader.line_num
+            if not any(c.strip() for c in row):
+                continue
+            if header is None:
+                header = [h.strip().lstrip("\ufeff").strip().strip('"') for h in row]
+                continue
+            rows.append((start, reader.line_num, row))
+    except csv.Error:
+        return None
+    if not header or not rows:
+        return None
+    return CsvTable(header, rows)
+
+
+def _from_csv(text: str) -> RecordStream | None:
+    table = _read_csv(text)
+    if table is None:
+        return None
+    for fmt in formats(Container.CSV):
+        plan = fmt.detect(table)
+        if plan is None:
+            continue
+        blocks = []
+        for idx, (start, end, row) in enumerate(table.rows):
+            b = fmt.render(row, plan)
+            b.record_index, b.line_start, b.line_end = idx, start, end
+            blocks.append(b)
+        return _stream(fmt, blocks)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Plain text: JSON content, line-oriented logs
+
+def _from_plain(text: str) -> RecordStream | None:
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        try:
+            doc, spans = scan_json(text)
+        except ValueError:
+            doc = None
+        if doc is not None:
+            return _from_json_doc(doc, spans, Lines(text))
+        good, bad, nonempty = parse_jsonl(text)
+        if good and len(good) >= LOG_MIN_PARSED_RATIO * nonempty:
+            return _from_jsonl_objects(good)
+    return _from_log_lines(text)
+
+
+def _collect_events(lines: list[str], line_formats: tuple[RecordFormat, ...]
+                    ) -> tuple[list[LogEvent], list[int], int, int]:
+    """Events (a line some format claims, plus its continuation lines), preamble line numbers before the first
+    event, the non-empty line count and the count of stack-trace continuation lines."""
+    events: list[LogEvent] = []
+    preamble: list[int] = []
+    nonempty = trace = 0
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        nonempty += 1
+        for fmt in line_formats:
+            info = fmt.detect(line)
+            if info is not None:
+                events.append(LogEvent(lineno, lineno, fmt, info, info.get("ts")))
+                break
+        else:
+            if events:
+                events[-1].end = lineno          # continuation (stack trace, wrapped message)
+                if _TRACE_RE.match(line):
+                    trace += 1
+            else:
+                preamble.append(lineno)
+    return events, preamble, nonempty, trace
+
+
+def _from_log_lines(text: str) -> RecordStream | None:
+    lines = text.split("\n")
+    line_formats = formats(Container.LOG_LINES)
+    events, preamble, nonempty, trace = _collect_events(lines, line_formats)
+    parsed = len(events)
+    if not events or parsed < LOG_MIN_PARSED_RATIO * (nonempty - trace) \
+            or parsed < LOG_MIN_PARSED_SHARE_OF_ALL * nonempty:
+        return None
+    counts = {fmt.name: 0 for fmt in line_formats}
+    for ev in events:
+        counts[ev.fmt.name] += 1
+    kind = max(line_formats, key=lambda f: counts[f.name])    # ties: the format registered first
+    for fmt in line_formats:
+        if fmt.finish is not None:
+            fmt.finish(events)
+    blocks = []
+    if preamble:
+        a, b = preamble[0], preamble[-1]
+        blocks.append(Block(text="\n".join(lines[a - 1:b]).strip(), kind="text", line_start=a, line_end=b))
+    for idx, ev in enumerate(events):
+        body = "\n".join(ln.rstrip() for ln in lines[ev.start - 1:ev.end]).strip()
+        b = ev.fmt.render(body, ev)
+        b.record_index, b.line_start, b.line_end = idx, ev.start, ev.end
+        blocks.append(b)
+    return _stream(kind, blocks)

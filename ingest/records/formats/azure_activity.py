@@ -1,0 +1,164 @@
+"""Azure Activity Log events (portal/CLI exports as arrays, `{"value": [...]}` REST pages, JSON Lines)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..base import Block, Container, Example, RecordFormat, RecordKind
+from ..timestamps import fmt_ts, parse_ts
+from ..values import clean_str, flatten, get, kv, label
+
+_AZURE_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
+}
+_AZ_SUB_RE = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}(?:/resourceGroups/([^/]+))?(?:/providers)?", re.I)
+_AZ_ROLE_RE = re.compile(r"(?:/subscriptions/[0-9a-fA-F-]{36})?/providers/Microsoft\.Authorization/"
+                         r"roleDefinitions/([0-9a-fA-F-]{36})", re.I)
+_HIDDEN_PROPS = ("entity", "hierarchy", "eventCategory", "message", "serviceRequestId", "statusCode")
+_HIDDEN_KEYS = ("createdon", "updatedon", "createdby", "id", "name", "type", "policydefinitionid",
+                "delegatedmanagedidentityresourceid")
+
+
+def detect(o: dict) -> bool:
+    return "eventTimestamp" in o and "operationName" in o and ("resourceId" in o or "caller" in o)
+
+
+def _map_strings(obj: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _map_strings(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_strings(x, fn) for x in obj]
+    return obj
+
+
+def _short_azure_id(s: str) -> str:
+    """'/subscriptions/<id>/resourceGroups/rg/providers/X/y' -> 'rg/X/y'; role definition ids -> names."""
+    s = _AZ_ROLE_RE.sub(lambda m: _AZURE_ROLES.get(m.group(1).lower(), f"role:{m.group(1)}"), s)
+    return _AZ_SUB_RE.sub(lambda m: (m.group(1) or "subscription"), s)
+
+
+def _header_parts(e: dict, ts: datetime | None, op_value: Any, op_label: Any, status: str | None,
+                  sub: str | None) -> list[str]:
+    """Time, operation, status, caller and identity, source, resource, level, category, description."""
+    claims = e.get("claims") if isinstance(e.get("claims"), dict) else {}
+    parts = [fmt_ts(ts), "azure"]
+    if op_label and op_label != op_value:
+        parts.append(f"{op_label} ({op_value})")
+    else:
+        parts.append(str(op_value))
+    if status:
+        parts.append(f"status={status}" + (f"/{sub}" if sub else ""))
+    caller = e.get("caller")
+    if caller:
+        parts.append(f"caller={caller}")
+    name = claims.get("name")
+    upn = claims.get("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn") or claims.get("upn")
+    if name and name != caller:
+        parts.append(f'name="{name}"')
+    if upn and upn != caller:
+        parts.append(f"upn={upn}")
+    if claims.get("appid") and claims.get("idtyp") == "app":
+        parts.append(f"app_id={claims['appid']} identity_type=app")
+    ip = get(e, "httpRequest", "clientIpAddress") or claims.get("ipaddr")
+    if ip:
+        parts.append(f"src={ip}")
+    if get(e, "httpRequest", "method"):
+        parts.append(f"method={e['httpRequest']['method']}")
+    if e.get("resourceId"):
+        parts.append(f"resource={_short_azure_id(str(e['resourceId']))}")
+    level = label(e.get("level"))
+    if level and level != "Informational":
+        parts.append(f"level={level}")
+    category = label(e.get("category"))
+    if category:
+        parts.append(f"category={category}")
+    if e.get("description"):
+        parts.append(f'description="{clean_str(str(e["description"]), 200)}"')
+    return parts
+
+
+def _properties(e: dict) -> str:
+    """The event's properties (request/response bodies decoded) as deduplicated key=value pairs."""
+    props = e.get("properties") if isinstance(e.get("properties"), dict) else {}
+    shown = {}
+    for k, v in props.items():
+        if v is None or k in _HIDDEN_PROPS:
+            continue
+        if isinstance(v, str) and v[:1] in "{[":
+            try:
+                v = json.loads(v)
+            except ValueError:
+                pass
+        shown[k] = v
+    if not shown:
+        return ""
+
+    def skip(k: str) -> bool:
+        return k.rsplit(".", 1)[-1].lower() in _HIDDEN_KEYS
+
+    pairs, seen = [], set()
+    for k, v in flatten(_map_strings(shown, _short_azure_id), skip=skip):
+        k = re.sub(r"^(?:requestbody|responsebody)\.", "", k, flags=re.I)
+        k = re.sub(r"(?:^|\.)properties\.", lambda m: m.group(0)[:-len("properties.")], k, flags=re.I)
+        dedupe = (k.rsplit(".", 1)[-1].lower(), v)
+        if dedupe not in seen:
+            seen.add(dedupe)
+            pairs.append((k, v))
+    return " " + kv(pairs, 700)
+
+
+def render(e: dict, parent: dict | None = None) -> Block:
+    ts = parse_ts(e.get("eventTimestamp"))
+    op = e.get("operationName") or {}
+    op_value = op.get("value") if isinstance(op, dict) else str(op)
+    op_label = op.get("localizedValue") if isinstance(op, dict) else None
+    status = label(e.get("status"))
+    sub = label(e.get("subStatus"))
+    text = " ".join(_header_parts(e, ts, op_value, op_label, status, sub)) + _properties(e)
+    meta: dict = {}
+    caller = e.get("caller")
+    if caller:
+        meta["principal"] = str(caller)
+    if status and status.lower() == "failed":
+        meta["error"] = sub or status
+    return Block(text=text, kind="event", ts_start=ts, ts_end=ts, section=op_value, meta=meta)
+
+
+_SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+_RG = f"{_SUB}/resourceGroups/rg-scribe-prod-uks"
+_EXAMPLE = [
+    {"eventTimestamp": "2025-10-14T09:12:03.5Z", "caller": "ops@kha.example",
+     "operationName": {"value": "Microsoft.Authorization/roleAssignments/write",
+                       "localizedValue": "Create role assignment"},
+     "status": {"value": "Succeeded", "localizedValue": "Succeeded"},
+     "category": {"value": "Administrative"}, "level": "Informational",
+     "resourceId": f"{_RG}/providers/Microsoft.Authorization/roleAssignments/x",
+     "properties": {"requestbody": json.dumps({"properties": {
+         "roleDefinitionId": f"{_SUB}/providers/Microsoft.Authorization/roleDefinitions/"
+                             "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+         "principalId": "5c1d", "principalType": "ServicePrincipal"}})}},
+    {"eventTimestamp": "2025-10-14T08:00:00Z", "caller": "ci@kha.example",
+     "operationName": {"value": "Microsoft.Storage/storageAccounts/write"},
+     "status": {"value": "Failed"}, "subStatus": {"value": "Forbidden"},
+     "resourceId": f"{_RG}/providers/Microsoft.Storage/storageAccounts/st1",
+     "properties": {"statusCode": "Forbidden", "allowSharedKeyAccess": False}},
+]
+
+FORMAT = RecordFormat(
+    name="azure_activity", kind=RecordKind.AZURE_ACTIVITY, container=Container.JSON_EVENTS,
+    detect=detect, render=render, wrapper="value",
+    example=Example("application/json", json.dumps(_EXAMPLE, indent=2)))

@@ -1,0 +1,74 @@
+"""Generic JSON objects: arrays of objects ("json_records") and JSON Lines ("jsonl") of no known shape.
+
+Also the fallback rendering of an object in an event stream that the stream's format does not recognise."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from ..base import Block, Container, Example, RecordFormat, RecordKind
+from ..timestamps import fmt_ts, parse_ts
+from ..values import flatten, kv
+
+_TS_KEYS = ("@timestamp", "timestamp", "ts", "time", "eventtime", "event_time", "eventtimestamp", "datetime",
+            "date", "occurred_at", "occurredat", "created_at", "createdat", "created", "logged_at",
+            "received_at", "updated_at", "start_time", "starttime")
+_SECTION_KEYS = ("event", "event_type", "eventtype", "eventname", "event_name", "action", "type", "kind",
+                 "operation", "method")
+_PRINCIPAL_KEYS = ("actor", "user", "username", "user_name", "principal", "caller", "userid", "user_id",
+                   "who")
+
+
+def is_object(o: object) -> bool:
+    return isinstance(o, dict)
+
+
+def _find_ts(obj: dict) -> tuple[str | None, datetime | None]:
+    lower = {k.lower(): k for k in obj}
+    for cand in _TS_KEYS:
+        k = lower.get(cand)
+        if k is not None:
+            ts = parse_ts(obj[k])
+            if ts:
+                return k, ts
+    return None, None
+
+
+def render(obj: dict, parent: dict | None = None) -> Block:
+    ts_key, ts = _find_ts(obj)
+    pairs = flatten({k: v for k, v in obj.items() if k != ts_key})
+    text = kv(pairs)
+    if ts:
+        text = f"{fmt_ts(ts)} {text}".rstrip()
+    lower = {k.lower(): k for k in obj}
+    section = next((obj[lower[k]] for k in _SECTION_KEYS
+                    if k in lower and isinstance(obj[lower[k]], str) and 0 < len(obj[lower[k]]) <= 80), None)
+    meta = {}
+    principal = next((obj[lower[k]] for k in _PRINCIPAL_KEYS
+                      if k in lower and isinstance(obj[lower[k]], str) and obj[lower[k]]), None)
+    if principal:
+        meta["principal"] = principal[:200]
+    return Block(text=text, kind="event" if ts else "record", ts_start=ts, ts_end=ts, section=section,
+                 meta=meta)
+
+
+_ROWS = [{"id": "AIR-001", "created_at": "2026-01-05T09:00:00Z",
+          "owner": {"name": "Risk Office", "team": "GRC"}, "status": "open",
+          "note": "model drift above tolerance"},
+         {"id": "AIR-002", "created_at": "2026-01-06T14:30:00+01:00", "owner": {"name": "ML Platform"},
+          "status": "closed"}]
+_EVENTS = [{"ts": "2026-02-01T10:00:00Z", "event": "model.promoted", "actor": "ci-bot", "model": "merlin-trs",
+            "version": "3.3.0"},
+           {"ts": "2026-02-01T10:05:00Z", "event": "model.approved", "actor": "wei.chen",
+            "model": "merlin-trs"}]
+
+JSON_RECORDS = RecordFormat(
+    name="json_records", kind=RecordKind.JSON_RECORDS, container=Container.JSON_ARRAY,
+    detect=is_object, render=render,
+    example=Example("application/json", json.dumps(_ROWS, indent=2)))
+
+JSON_LINES = RecordFormat(
+    name="jsonl", kind=RecordKind.JSONL, container=Container.JSON_LINES,
+    detect=is_object, render=render,
+    example=Example("application/x-ndjson", "".join(json.dumps(e) + "\n" for e in _EVENTS)))
