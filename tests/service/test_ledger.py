@@ -21,7 +21,7 @@ def seed(db: Database, tenant_id: str = DEFAULT_TENANT_ID, n: int = 3) -> list[S
                    status="indexed")
     sgs = [Suggestion(id=new_id(), tenant_id=tenant_id, document_id=doc.id, run_id="r1",
                       framework="ISO-IEC-42001-2023", control_id=cid, rank=i + 1, raw_score=0.5, confidence=0.7,
-                      state="suggested", source="direct", quote=f"quoted evidence {i}", features={},
+                      state="suggested", source="retrieval", quote=f"quoted evidence {i}", features={},
                       classifier_version="clf-v1", embedder_id="e", catalog_version="cat-v1", config_hash="h")
            for i, cid in enumerate(["A.2.2", "A.6.2.4", "5.2", "A.9.2", "6.1.2"][:n])]
     with db.session() as s:
