@@ -142,3 +142,142 @@ class ReadyOut(_Out):
     checks: dict[str, dict]
     error_code: str | None = None
     detail: str | None = None
+
+
+class DecisionOut(_Out):
+    """One ledger row: who decided what about which suggestion, and the chain hashes."""
+
+    decision_id: str
+    seq: int
+    suggestion_id: str
+    document_id: str
+    framework: str
+    control_id: str
+    decision: str
+    reason_code: str | None = None
+    comment: str | None = None
+    actor: str
+    supersedes: str | None = None
+    created_at: str | None = None
+    row_hash: str
+    prev_hash: str
+
+
+class SuggestionDetailOut(SuggestionOut):
+    """A suggestion with its decision history (oldest first)."""
+
+    decisions: list[DecisionOut]
+    current_decision: str | None = None
+
+
+class MappingOut(_Out):
+    """A reviewer-added mapping: the suggestion it became and the `add` decision that confirmed it."""
+
+    suggestion: SuggestionOut
+    decision: DecisionOut
+
+
+class QueueOut(_Out):
+    total_pending: int
+    items: list[dict]
+    collapsed: int
+
+
+class CoverageOut(_Out):
+    framework: str
+    catalog_version: str
+    period: dict
+    summary: dict
+    items: list[dict]
+
+
+class LedgerVerifyOut(_Out):
+    tenant_id: str
+    rows: int
+    ok: bool
+    problems: list[dict]
+    head: dict
+
+
+class EdgeOut(_Out):
+    relationship: str
+    provenance: str
+    rationale: str | None = None
+    review: dict | None = None
+
+
+class EdgesOut(_Out):
+    catalog_version: str
+    count: int
+    items: list[EdgeOut]
+
+
+class KeyOut(_Out):
+    id: str
+    name: str | None = None
+    role: str
+    prefix: str
+    tenant_id: str
+    created_at: str | None = None
+    revoked_at: str | None = None
+
+
+class NewKeyOut(KeyOut):
+    key: str  # shown once
+
+
+class KeysOut(_Out):
+    items: list[KeyOut]
+
+
+class EvalRunOut(_Out):
+    eval_run_id: str
+    dataset: str
+    state: str
+    percent: int
+    classifier_version: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+
+
+class EvalRunPage(_Out):
+    items: list[EvalRunOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class FrameworksOut(_Out):
+    catalog_version: str
+    items: list[dict]
+
+
+class ControlsOut(_Out):
+    framework: str
+    catalog_version: str
+    count: int
+    items: list[dict]
+
+
+class NeighbourOut(_Out):
+    framework: str
+    control_id: str
+    title: str | None = None
+    hops: int
+    path: list[dict]
+
+
+class ControlOut(_Out):
+    """One control (its fields as the catalog has them) with its crosswalk neighbours."""
+
+    catalog_version: str
+    attribution: str | None = None
+    neighbours: list[NeighbourOut]
+
+
+class ClassifyOut(_Out):
+    """A new classification run of the document."""
+
+    run_id: str
+    suggestions: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import READ, CatalogDep
+from api.schemas import ControlOut, ControlsOut, FrameworksOut
 from catalog import Catalog, Framework
 from core.errors import ClausewiseError, ErrorCode
 
@@ -18,7 +19,7 @@ def _framework(catalog: Catalog, key: str) -> Framework:
     return catalog.frameworks[key]
 
 
-@router.get("/frameworks", dependencies=[Depends(READ)])
+@router.get("/frameworks", dependencies=[Depends(READ)], response_model=FrameworksOut)
 def list_frameworks(catalog: CatalogDep) -> dict:
     """List the frameworks with their counts, licence and attribution."""
     stats = catalog.stats()
@@ -32,7 +33,7 @@ def list_frameworks(catalog: CatalogDep) -> dict:
     }
 
 
-@router.get("/frameworks/{framework}/controls", dependencies=[Depends(READ)])
+@router.get("/frameworks/{framework}/controls", dependencies=[Depends(READ)], response_model=ControlsOut)
 def list_controls(
     framework: str,
     catalog: CatalogDep,
@@ -47,7 +48,7 @@ def list_controls(
             "items": [c.public() for c in items]}
 
 
-@router.get("/controls/{framework}/{control_id}", dependencies=[Depends(READ)])
+@router.get("/controls/{framework}/{control_id}", dependencies=[Depends(READ)], response_model=ControlOut)
 def get_control(
     framework: str, control_id: str, catalog: CatalogDep,
     max_hops: int = Query(1, ge=1, le=3, description="Crosswalk hops to follow"),

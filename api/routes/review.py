@@ -11,7 +11,20 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ADMIN, EXPORT, READ, REVIEW, CatalogDep, PrincipalDep, RuntimeDep, TenantDep
-from api.schemas import SearchOut
+from api.schemas import (
+    CoverageOut,
+    DecisionOut,
+    EdgeOut,
+    EdgesOut,
+    KeyOut,
+    KeysOut,
+    LedgerVerifyOut,
+    MappingOut,
+    NewKeyOut,
+    QueueOut,
+    SearchOut,
+    SuggestionDetailOut,
+)
 from core import auth
 from core.errors import ClausewiseError, ErrorCode
 from ingest.service import search_chunks
@@ -60,7 +73,8 @@ def _date(value: str | None, name: str) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
-@router.post("/suggestions/{suggestion_id}/decisions", status_code=201, dependencies=[Depends(REVIEW)])
+@router.post("/suggestions/{suggestion_id}/decisions", status_code=201, dependencies=[Depends(REVIEW)],
+             response_model=DecisionOut)
 async def post_decision(suggestion_id: str, body: DecisionIn, rt: RuntimeDep, principal: PrincipalDep) -> dict:
     """Confirm or reject a suggestion (a reject needs a reason code); appended to the hash-chained ledger."""
     return await run_in_threadpool(lambda: decisions.decide(
@@ -68,13 +82,14 @@ async def post_decision(suggestion_id: str, body: DecisionIn, rt: RuntimeDep, pr
         reason_code=body.reason_code, comment=body.comment, four_eyes=rt.settings.four_eyes))
 
 
-@router.get("/suggestions/{suggestion_id}", dependencies=[Depends(READ)])
+@router.get("/suggestions/{suggestion_id}", dependencies=[Depends(READ)], response_model=SuggestionDetailOut)
 def get_suggestion(suggestion_id: str, rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep) -> dict:
     """One suggestion with its whole decision history (superseded decisions included)."""
     return decisions.suggestion_detail(db=rt.db, catalog=catalog, tenant_id=tenant_id, suggestion_id=suggestion_id)
 
 
-@router.post("/documents/{document_id}/mappings", status_code=201, dependencies=[Depends(REVIEW)])
+@router.post("/documents/{document_id}/mappings", status_code=201, dependencies=[Depends(REVIEW)],
+             response_model=MappingOut)
 async def post_mapping(document_id: str, body: MappingIn, rt: RuntimeDep, principal: PrincipalDep,
                        catalog: CatalogDep) -> dict:
     """Add a mapping the classifier missed, with the quote that supports it (offsets optional, checked)."""
@@ -84,14 +99,14 @@ async def post_mapping(document_id: str, body: MappingIn, rt: RuntimeDep, princi
         comment=body.comment))
 
 
-@router.get("/review-queue", dependencies=[Depends(REVIEW)])
+@router.get("/review-queue", dependencies=[Depends(REVIEW)], response_model=QueueOut)
 def get_review_queue(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framework: str | None = None,
                      limit: int = Query(50, ge=1, le=500)) -> dict:
     """Undecided suggestions: coverage gaps first, then the most uncertain; near-duplicates collapsed."""
     return queue.review_queue(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework, limit=limit)
 
 
-@router.get("/coverage", dependencies=[Depends(READ)])
+@router.get("/coverage", dependencies=[Depends(READ)], response_model=CoverageOut)
 def get_coverage(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep,
                  framework: str = Query("ISO-IEC-42001-2023"),
                  period_start: str | None = Query(None, description="Audit period start (ISO 8601)"),
@@ -124,7 +139,7 @@ def export_oscal(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, fram
                             period_end=_date(period_end, "period_end"))
 
 
-@router.get("/ledger/verify", dependencies=[Depends(EXPORT)])
+@router.get("/ledger/verify", dependencies=[Depends(EXPORT)], response_model=LedgerVerifyOut)
 def verify_ledger(rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """Recompute the tenant's decision chain; `ok` false lists every changed, missing or re-linked row."""
     return {**ledger.verify(rt.db, tenant_id).public(), "head": exports.ledger_head(rt.db, tenant_id)}
@@ -138,7 +153,7 @@ async def search(rt: RuntimeDep, tenant_id: TenantDep, q: str = Query(..., min_l
                                                          tenant_id=tenant_id, query=q, k=k))
 
 
-@router.get("/catalog/edges", dependencies=[Depends(READ)])
+@router.get("/catalog/edges", dependencies=[Depends(READ)], response_model=EdgesOut)
 def get_edges(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framework: str | None = None,
               control_id: str | None = None,
               status: Literal["unreviewed", "accepted", "disputed", "rejected"] | None = None) -> dict:
@@ -147,7 +162,7 @@ def get_edges(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framewo
                              control_id=control_id, status=status)
 
 
-@router.post("/catalog/edges/reviews", status_code=201, dependencies=[Depends(ADMIN)])
+@router.post("/catalog/edges/reviews", status_code=201, dependencies=[Depends(ADMIN)], response_model=EdgeOut)
 def post_edge_review(body: EdgeReviewIn, rt: RuntimeDep, principal: PrincipalDep, catalog: CatalogDep) -> dict:
     """Accept, dispute or reject a crosswalk edge for this workspace; a rejected edge proposes no coverage."""
     return edges.review_edge(db=rt.db, catalog=catalog, principal=principal, from_framework=body.from_framework,
@@ -155,7 +170,7 @@ def post_edge_review(body: EdgeReviewIn, rt: RuntimeDep, principal: PrincipalDep
                               verdict=body.verdict, comment=body.comment)
 
 
-@router.post("/keys", status_code=201, dependencies=[Depends(ADMIN)])
+@router.post("/keys", status_code=201, dependencies=[Depends(ADMIN)], response_model=NewKeyOut)
 def create_key(body: KeyIn, rt: RuntimeDep, principal: PrincipalDep) -> dict:
     """A new key in the caller's tenant; the key is in this response only."""
     row, plaintext = auth.create_key(rt.db, tenant=principal.tenant_id, role=body.role, name=body.name,
@@ -163,13 +178,13 @@ def create_key(body: KeyIn, rt: RuntimeDep, principal: PrincipalDep) -> dict:
     return {**auth.key_public(row), "key": plaintext}
 
 
-@router.get("/keys", dependencies=[Depends(ADMIN)])
+@router.get("/keys", dependencies=[Depends(ADMIN)], response_model=KeysOut)
 def list_keys(rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """The tenant's keys (prefix, role, name; never the key)."""
     return {"items": auth.list_keys(rt.db, tenant_id)}
 
 
-@router.delete("/keys/{key_id}", dependencies=[Depends(ADMIN)])
+@router.delete("/keys/{key_id}", dependencies=[Depends(ADMIN)], response_model=KeyOut)
 def revoke_key(key_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """Revoke a key; it answers 401 from now on."""
     return auth.revoke_key(rt.db, tenant_id, key_id)

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CLASSIFY, READ, CatalogDep, RuntimeDep, TenantDep
-from api.schemas import SuggestionsOut
+from api.schemas import ClassifyOut, SuggestionsOut
 from classifiers.suggest import list_suggestions
 from worker.flows import classify
 
 router = APIRouter(tags=["suggestions"])
 
 
-@router.post("/documents/{document_id}/classify", dependencies=[Depends(CLASSIFY)])
+@router.post("/documents/{document_id}/classify", dependencies=[Depends(CLASSIFY)], response_model=ClassifyOut)
 async def classify_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     """Run the classifier again on an indexed document; earlier suggestion runs are kept."""
     return await run_in_threadpool(classify, rt, tenant_id, document_id)
