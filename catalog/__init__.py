@@ -8,11 +8,12 @@ from catalog.loader import (
     Control,
     Edge,
     Framework,
+    FrameworkId,
     Hop,
     load_catalog,
 )
 
 __all__ = [
-    "FRAMEWORKS", "RELATIONSHIPS", "Catalog", "CatalogError", "Control", "Edge", "Framework", "Hop",
+    "FRAMEWORKS", "RELATIONSHIPS", "Catalog", "CatalogError", "Control", "Edge", "Framework", "FrameworkId", "Hop",
     "load_catalog",
 ]

@@ -7,16 +7,23 @@ import hashlib
 import json
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-ISO = "ISO-IEC-42001-2023"
-CSF = "NIST-CSF-2.0"
-NHI = "OWASP-NHI-TOP10-2025"
-AIRMF = "NIST-AI-RMF-1.0"
-FRAMEWORKS = (ISO, CSF, NHI, AIRMF)
+class FrameworkId(StrEnum):
+    """The frameworks the catalog holds; the values are the ids stored and shown everywhere."""
+
+    ISO_42001 = "ISO-IEC-42001-2023"
+    CSF_2 = "NIST-CSF-2.0"
+    NHI_TOP10 = "OWASP-NHI-TOP10-2025"
+    AI_RMF = "NIST-AI-RMF-1.0"
+
+
+ISO, CSF, NHI, AIRMF = FrameworkId.ISO_42001, FrameworkId.CSF_2, FrameworkId.NHI_TOP10, FrameworkId.AI_RMF
+FRAMEWORKS = tuple(FrameworkId)
 FRAMEWORK_FILES = {
     ISO: "iso-iec-42001-2023.json",
     CSF: "nist-csf-2.0.json",

@@ -9,6 +9,8 @@ from enum import Enum, StrEnum
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from catalog import FrameworkId
+
 DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
 
 
@@ -197,7 +199,7 @@ class Suggestion(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
     run_id: Mapped[str] = mapped_column(String(36))
-    framework: Mapped[str] = mapped_column(String(40))
+    framework: Mapped[FrameworkId] = mapped_column(EnumText(FrameworkId, 40))
     control_id: Mapped[str] = mapped_column(String(40))
     rank: Mapped[int] = mapped_column(Integer)
     raw_score: Mapped[float] = mapped_column(Float)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from catalog import FrameworkId
 from core.models import Base, EnumText, new_id, utcnow
 
 
@@ -51,7 +52,7 @@ class Decision(Base):
     seq: Mapped[int] = mapped_column(Integer)
     suggestion_id: Mapped[str] = mapped_column(ForeignKey("suggestions.id"))
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
-    framework: Mapped[str] = mapped_column(String(40))
+    framework: Mapped[FrameworkId] = mapped_column(EnumText(FrameworkId, 40))
     control_id: Mapped[str] = mapped_column(String(40))
     decision: Mapped[DecisionKind] = mapped_column(EnumText(DecisionKind))
     reason_code: Mapped[ReasonCode | None] = mapped_column(EnumText(ReasonCode, 40))
@@ -80,9 +81,9 @@ class EdgeReview(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    from_framework: Mapped[str] = mapped_column(String(40))
+    from_framework: Mapped[FrameworkId] = mapped_column(EnumText(FrameworkId, 40))
     from_id: Mapped[str] = mapped_column(String(40))
-    to_framework: Mapped[str] = mapped_column(String(40))
+    to_framework: Mapped[FrameworkId] = mapped_column(EnumText(FrameworkId, 40))
     to_id: Mapped[str] = mapped_column(String(40))
     verdict: Mapped[EdgeVerdict] = mapped_column(EnumText(EdgeVerdict))
     comment: Mapped[str | None] = mapped_column(Text)
