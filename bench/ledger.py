@@ -18,11 +18,12 @@ from bench import harness
 
 
 def _seed(db, tenant_id: str, n: int) -> list:
+    from catalog.loader import ISO
     from core.models import Document, Suggestion, new_id
 
     doc = Document(id=new_id(), tenant_id=tenant_id, sha256=new_id().replace("-", "").ljust(64, "0"), size_bytes=1,
                    filename="bench.log", detected_type="text/plain", storage_key="k", status="indexed")
-    sgs = [Suggestion(id=new_id(), tenant_id=tenant_id, document_id=doc.id, run_id="bench", framework="ISO",
+    sgs = [Suggestion(id=new_id(), tenant_id=tenant_id, document_id=doc.id, run_id="bench", framework=ISO,
                       control_id=f"A.{i % 38}", rank=1 + i % 10, raw_score=0.5, confidence=0.5, state="suggested",
                       source="retrieval", quote=f"evidence line {i}", features={}, classifier_version="bench",
                       embedder_id="e", catalog_version="c", config_hash="h") for i in range(n)]

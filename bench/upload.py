@@ -53,7 +53,8 @@ def make_files(n: int, seed: int = 11, lo: int = 2_000, hi: int = 20_000) -> lis
     return out
 
 
-def run_clients(url: str, files: list[tuple[str, bytes, str]], clients: int) -> tuple[float, list[dict]]:
+def run_clients(url: str, files: list[tuple[str, bytes, str]], clients: int,
+                key: str = "") -> tuple[float, list[dict]]:
     """POST every file once, spread over `clients` threads each with its own httpx.Client; (wall s, results)."""
     import httpx
 
@@ -63,7 +64,7 @@ def run_clients(url: str, files: list[tuple[str, bytes, str]], clients: int) -> 
     start = threading.Barrier(clients + 1)
 
     def worker() -> None:
-        with httpx.Client(base_url=url, timeout=60) as c:
+        with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {key}"}) as c:
             start.wait()
             while True:
                 with lock:
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
     from api.app import create_app
     from bench.harness import machine, peak_rss_mib
     from bench.live import LiveServer
-    from core.db import upgrade
+    from core.auth import create_key
+    from core.db import Database, upgrade
     from core.settings import Settings
 
     warm = args.clients
@@ -120,11 +122,14 @@ def main(argv: list[str] | None = None) -> dict:
         settings = Settings(env="test", data_dir=Path(tmp) / "data")
         settings.ensure_dirs()
         upgrade(settings.resolved_database_url)
+        db = Database.from_settings(settings)
+        _, key = create_key(db, tenant="default", role="uploader", name="bench")  # uploads need a key
+        db.dispose()
         app = create_app(settings)  # task_always_eager is False: Celery to the embedded SQLite broker
         with LiveServer(app, access_log=False) as srv:
-            _, warm_res = run_clients(srv.url, files[:warm], args.clients)  # first requests open DB and broker
-            new_s, new_res = run_clients(srv.url, timed, args.clients)
-            dup_s, dup_res = run_clients(srv.url, dups, args.clients)
+            _, warm_res = run_clients(srv.url, files[:warm], args.clients, key)  # first requests open DB, broker
+            new_s, new_res = run_clients(srv.url, timed, args.clients, key)
+            dup_s, dup_res = run_clients(srv.url, dups, args.clients, key)
         with sqlite3.connect(settings.data_dir / "broker.db") as con:
             queued = con.execute("SELECT count(*) FROM kombu_message").fetchone()[0]
         with sqlite3.connect(settings.data_dir / "clausewise.db") as con:

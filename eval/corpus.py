@@ -172,7 +172,8 @@ def generate(folder: Path, n_docs: int = 24, pages_per_doc: int = 3, seed: int =
             path.write_bytes(make_xlsx(rng, topic))
         else:
             path.write_text(f"{title}\n\n" + "\n\n".join(pages))
-        size = path.stat().st_size if kind == "xlsx" else len(path.read_text())  # xlsx: packed bytes, roughly
+        # binary kinds: packed bytes, roughly (reading a PDF or DOCX as text fails on its non-UTF-8 bytes)
+        size = path.stat().st_size if kind in ("xlsx", "pdf", "docx") else len(path.read_text())
         n_pages = pages_per_doc if kind in ("pdf", "docx", "md", "html", "txt") else max(1, round(size / 3000))
         out.append((path, n_pages))
     return out
