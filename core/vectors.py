@@ -63,13 +63,14 @@ class EmbeddedLock:
     _guard = threading.Lock()
 
     @classmethod
-    def acquire(cls, directory: str | Path) -> None:
+    def acquire(cls, directory: str | Path) -> bool:
+        """Take the lock (or one more reference to it); True when this call took it from the kernel."""
         path = lock_path(directory)
         key = str(path)
         with cls._guard:
             if key in cls._held:
                 cls._held[key][1] += 1
-                return
+                return False
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
@@ -81,6 +82,7 @@ class EmbeddedLock:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:300]}\n".encode(), 0)
             cls._held[key] = [fd, 1]
+            return True
 
     @classmethod
     def release(cls, directory: str | Path) -> bool:
@@ -114,7 +116,9 @@ def open_vector_store(url: str) -> VectorStore:
         return VectorStore(url)
     except StoreBusy as busy:
         published = read_server_file(url)
-        if published and published.get("url"):
+        # the address counts only if the lock's holder published it (a file left by a serve that was killed, while
+        # another process holds the lock now, names a server that is gone)
+        if published and published.get("url") and busy.holder.startswith(f"pid {published.get('pid')}:"):
             return VectorStore(published["url"])
         raise ClausewiseError(
             ErrorCode.vector_store_busy,
@@ -139,7 +143,8 @@ class VectorStore:
             self.client = chromadb.HttpClient(host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https",
                                               settings=cs)
         else:
-            EmbeddedLock.acquire(url)
+            if EmbeddedLock.acquire(url):
+                server_file(url).unlink(missing_ok=True)  # left by an owner that died: no server runs on it now
             try:
                 self.client = chromadb.PersistentClient(path=url, settings=cs)
             except BaseException:
