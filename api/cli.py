@@ -167,8 +167,7 @@ def worker(
     # our JSON lines instead of Celery's own logging set-up
     setup_logging.connect(lambda **_: configure_logging(settings.log_level, settings.log_json), weak=False)
     capp = make_celery(settings)
-    rt = Runtime(settings)
-    register_tasks(capp, lambda: rt)
+    register_tasks(capp, lambda: Runtime(settings))  # built in each pool process on its first task (after fork)
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
 
@@ -176,7 +175,8 @@ def worker(
     ready_file = os.environ.get("CLAUSEWISE_READY_FILE")
 
     def _ready(**_):  # consuming now: the recovery sweep starts, and `serve` learns that this worker is up
-        recovery.RecoveryThread(lambda: rt, recovery.celery_publisher(capp), recovery.interval(settings)).start()
+        sweeper = Runtime(settings)  # the main process's own handles, never shared with a forked pool process
+        recovery.RecoveryThread(lambda: sweeper, recovery.celery_publisher(capp), recovery.interval(settings)).start()
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))
 
