@@ -66,9 +66,21 @@ def sanitize_filename(name: str | None) -> str:
     return (stem or "upload") + suffix
 
 
+_ROTATION = re.compile(r"\.\d{1,4}$")
+
+
+def extension(filename: str) -> str:
+    """The extension that names the type: `auth.log.1`, `app.log.12` (logrotate's numbering) count as `.log`."""
+    name = filename.lower()
+    unrotated = _ROTATION.sub("", name)
+    if unrotated != name and PurePosixPath(unrotated).suffix in EXTENSIONS:
+        return PurePosixPath(unrotated).suffix
+    return PurePosixPath(name).suffix
+
+
 def claimed_type(filename: str) -> str | None:
     """The media type the file name claims, or None for no or unknown extension."""
-    return EXTENSIONS.get(PurePosixPath(filename.lower()).suffix)
+    return EXTENSIONS.get(extension(filename))
 
 
 def _decode_sample(sample: bytes, encoding: str | None) -> str:
@@ -202,13 +214,13 @@ def sniff(sample: bytes, *, claimed: str | None, complete: bool) -> Sniffed:
 
 def check_allowed(detected: Sniffed, claimed: str | None, filename: str) -> None:
     """415 unless the detected type is allowed and agrees with what the name claims."""
-    ext = PurePosixPath(filename.lower()).suffix or "(none)"
+    ext = extension(filename) or "(none)"
     if detected.media_type not in ALLOWED:
         raise ClausewiseError(ErrorCode.unsupported_media_type,
                               f"{detected.media_type} is not an accepted evidence type",
                               claimed_type=claimed or ext, detected_type=detected.media_type)
     if claimed is None:
-        if PurePosixPath(filename).suffix:
+        if extension(filename):
             raise ClausewiseError(ErrorCode.unsupported_media_type, f"extension {ext} is not accepted",
                                   claimed_type=ext, detected_type=detected.media_type)
         return

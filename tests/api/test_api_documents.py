@@ -175,3 +175,12 @@ def test_twenty_identical_concurrent_uploads_make_one_document(eager_settings):
         root = eager_settings.originals_dir
         blobs = [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "tmp"]
         assert len(blobs) == 1
+
+
+def test_a_rotated_log_is_accepted_and_split_into_events(eager_client):
+    lines = "".join(f"Dec  3 04:{m:02d}:09 gpu-04 sshd[41{m:02d}]: Accepted publickey for svc-train-sync from "
+                    f"10.0.3.4 port 501{m:02d} ssh2\n" for m in range(30))
+    r = upload(eager_client, "auth.log.1", lines.encode())
+    assert r.status_code == 202, r.text
+    doc = wait_for_document(eager_client, r.json()["document_id"])
+    assert doc["status"] == "indexed" and doc["kind"] == "syslog" and doc["filename"] == "auth.log.1", doc

@@ -62,6 +62,19 @@ def test_unknown_extension_is_refused():
     with pytest.raises(ClausewiseError) as e:
         detect("payload.exe", b"plain words here\n" * 10)
     assert e.value.code.value == "unsupported_media_type"
+    with pytest.raises(ClausewiseError) as e:
+        detect("payload.7", b"plain words here\n" * 10)  # a number alone names no type
+    assert e.value.code.value == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("name", ["auth.log.1", "gateway.log.12", "notes.txt.3"])
+def test_rotated_log_names_are_read_by_their_base_extension(name):
+    line = b"Dec  3 04:12:09 gpu-04 sshd[4121]: Accepted publickey for svc-train-sync from 10.0.3.4 port 50122 ssh2\n"
+    got = detect(name, line * 20)
+    assert got.media_type in S.TEXT_FAMILY and S.extension(name) in (".log", ".txt")
+    with pytest.raises(ClausewiseError) as e:
+        detect("scan.pdf.1", line * 20)  # rotation does not make text a PDF
+    assert e.value.code.value == "type_mismatch"
 
 
 def test_utf16_and_latin1_text_are_read_with_the_right_codec():
