@@ -325,6 +325,27 @@ def eval_run(
     raise typer.Exit(1 if failed else 0)
 
 
+@eval_app.command("files")
+def eval_files(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="A folder with files and manifest.jsonl"),
+    json_out: Path = typer.Option(None, "--json", help="Write the result (with per-file rankings) here"),
+) -> None:
+    """Score a folder of realistic files in-process: real partitioners, shipped classifier, primary@3/hit@5/MRR."""
+    from eval.files import score_folder
+
+    result = score_folder(folder)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=1))
+    typer.echo(f"{folder}: {result['good_indexed']}/{result['good']} good files indexed, "
+               f"{result['bad_refused_with_code']}/{result['bad']} bad files refused with a code "
+               f"({result['seconds']} s, {result['classifier_version']})")
+    typer.echo(f"{'framework':12}{'n':>5}{'primary@3':>11}{'hit@5':>8}{'mrr':>8}")
+    rows = [*result["frameworks"].items(), ("iso clauses", result["iso_clause_primary"])]
+    for key, m in rows:
+        typer.echo(f"{key:12}{m.get('n', 0):>5}" + "".join(
+            f"{'-' if m.get(k) is None else m[k]:>{w}}" for k, w in (("primary@3", 11), ("hit@5", 8), ("mrr", 8))))
+
+
 @eval_app.command("compare")
 def eval_compare(run_a: Path = typer.Argument(..., exists=True),
                  run_b: Path = typer.Argument(..., exists=True)) -> None:
