@@ -1,6 +1,7 @@
-"""Ingestion jobs: claim the job's lease, run ingest.pipeline, give the lease back (the Celery task itself lives
-in worker.flows). A job is only ever run by the holder of its lease (core/leases.py), so a duplicate delivery is
-dropped and a job whose worker died is run again by the recovery sweep, or failed after three attempts."""
+"""Ingestion jobs: claim the job's lease, run ingest.pipeline, give the lease back (the Celery task is in
+worker.tasks, the flow that classifies afterwards in worker.flows). A job is only ever run by the holder of its
+lease (core/leases.py), so a duplicate delivery is dropped and a job whose worker died is run again by the recovery
+sweep, or failed after three attempts."""
 
 from __future__ import annotations
 
