@@ -192,7 +192,7 @@ class VectorStore:
         col = self._collection(tenant_id)
         for i in range(0, len(ids), batch):
             col.upsert(ids=list(ids[i:i + batch]), embeddings=embeddings[i:i + batch],
-                       metadatas=[_clean(m) for m in metadatas[i:i + batch]],
+                       metadatas=[clean_metadata(m) for m in metadatas[i:i + batch]],
                        documents=documents[i:i + batch] if documents else None)
 
     def ids(self, tenant_id: str, *, document_id: str | None = None) -> set[str]:
@@ -242,7 +242,7 @@ class VectorStore:
         return self.client.heartbeat()
 
 
-def _clean(meta: dict) -> dict:
+def clean_metadata(meta: dict) -> dict:
     """Chroma metadata accepts only scalars; drop None and stringify the rest."""
     out = {}
     for k, v in meta.items():

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.embedder import DIMENSION
+from core.vectors import clean_metadata
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -61,10 +62,9 @@ class InMemoryVectorStore:
         if embeddings.shape != (len(ids), DIMENSION):
             raise ValueError(f"embeddings shape {embeddings.shape} does not match {len(ids)} ids")
         col = self._col(tenant_id)
-        for i, vid in enumerate(ids):
-            meta = {k: v if isinstance(v, (str, int, float, bool)) else str(v)
-                    for k, v in metadatas[i].items() if v is not None}
-            col[vid] = (np.asarray(embeddings[i], dtype=np.float32), meta, documents[i] if documents else None)
+        for i, vid in enumerate(ids):  # metadata cleaned as the real store cleans it
+            col[vid] = (np.asarray(embeddings[i], dtype=np.float32), clean_metadata(metadatas[i]),
+                        documents[i] if documents else None)
 
     def ids(self, tenant_id: str, *, document_id: str | None = None) -> set[str]:
         return {vid for vid, (_, meta, _) in self._col(tenant_id).items()
