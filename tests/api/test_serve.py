@@ -135,14 +135,19 @@ def wait_stage(served: Served, job_id: str, stage: str, attempts: int, timeout: 
     raise AssertionError(f"job {job_id} never reached {stage} on attempt {attempts}: {job}\n{served.tail()}")
 
 
-def kill_worker_and_see_it_restarted(served: Served) -> None:
-    pid = served.child_pid("worker")
+def kill_child_until_not_ready(served: Served, name: str) -> tuple[int, dict]:
+    """SIGKILL one of serve's children; (its pid, the 503 readiness body that follows)."""
+    pid = served.child_pid(name)
     os.kill(pid, signal.SIGKILL)
     deadline = time.time() + 10
     while (r := served.ready()).status_code != 503:
-        assert time.time() < deadline, "readiness never noticed the dead worker"
+        assert time.time() < deadline, f"readiness never noticed the dead {name}"
         time.sleep(0.1)
-    body = r.json()
+    return pid, r.json()
+
+
+def kill_worker_and_see_it_restarted(served: Served) -> None:
+    pid, body = kill_child_until_not_ready(served, "worker")
     assert body["error_code"] == "not_ready" and "worker" in body["detail"], body
     assert body["checks"]["worker"]["ok"] is False and body["checks"]["database"]["ok"] is True
     served.wait_ready(timeout=180)  # serve started a new worker and it consumes again
@@ -224,13 +229,8 @@ def test_a_worker_killed_three_times_ends_worker_crash_and_a_reupload_retries(se
 def test_a_killed_vector_store_server_is_restarted_and_serves_the_same_data(served):
     before = served.http.get("/v1/search", params={"q": "validation report"}).json()["items"]
     assert before, "the earlier tests indexed documents"
-    pid = served.child_pid("vector_store")
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.time() + 10
-    while (r := served.ready()).status_code != 503:
-        assert time.time() < deadline, "readiness never noticed the dead vector store"
-        time.sleep(0.1)
-    assert "vector_store" in r.json()["detail"], r.json()
+    pid, body = kill_child_until_not_ready(served, "vector_store")
+    assert "vector_store" in body["detail"], body
     served.wait_ready(timeout=120)
     assert served.child_pid("vector_store") != pid
     after = served.http.get("/v1/search", params={"q": "validation report"})
