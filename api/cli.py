@@ -339,6 +339,9 @@ def eval_files(
     typer.echo(f"{folder}: {result['good_indexed']}/{result['good']} good files indexed, "
                f"{result['bad_refused_with_code']}/{result['bad']} bad files refused with a code "
                f"({result['seconds']} s, {result['classifier_version']})")
+    if result["examples_left_out"]:
+        typer.echo("the shipped example bank learned from these files: left out its set(s) "
+                   + ", ".join(result["examples_left_out"]) + " (leave-one-set-out figures)")
     typer.echo(f"{'framework':12}{'n':>5}{'primary@3':>11}{'hit@5':>8}{'mrr':>8}")
     rows = [*result["frameworks"].items(), ("iso clauses", result["iso_clause_primary"])]
     for key, m in rows:

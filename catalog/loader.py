@@ -137,6 +137,8 @@ class Catalog:
         self.enrichment = enrichment or {}
         # What the form of evidence (an audit log export, say) shows before its content is read.
         self.evidence_forms: dict[str, list[dict]] = {}
+        # Kinds of document (a management review record, a risk register...) and what each evidences on its own.
+        self.genres: list[dict] = []
         self._adj: dict[tuple[str, str], list[Hop]] = defaultdict(list)
         for e in edges:
             self._adj[(e.from_framework, e.from_id)].append(
@@ -309,6 +311,24 @@ def _evidence_forms(data_dir: Path, frameworks: dict[str, Framework]) -> dict[st
     return forms
 
 
+def _genres(data_dir: Path, frameworks: dict[str, Framework]) -> list[dict]:
+    path = data_dir / "genres.json"
+    if not path.exists():
+        return []
+    genres = _read_json(path)["genres"]
+    seen = set()
+    for g in genres:
+        if g["id"] in seen or not all(g.get(k) for k in ("names", "views", "priors", "rationale")):
+            raise CatalogError(f"genres.json: {g['id']} needs a unique id, names, views, priors and a rationale")
+        seen.add(g["id"])
+        for p in g["priors"]:
+            if p["framework"] not in frameworks or p["control_id"] not in frameworks[p["framework"]].controls:
+                raise CatalogError(f"genres.json: {g['id']} names unknown control {p['framework']} {p['control_id']}")
+            if not 0 <= float(p["weight"]) <= 1:
+                raise CatalogError(f"genres.json: {g['id']} prior weight must be in [0, 1]")
+    return genres
+
+
 def _check_minimums(cat: Catalog) -> None:
     """Every Annex A control reaches CSF 2.0; every NHI risk reaches ISO 42001 once and CSF 2.0 twice."""
     for c in cat.frameworks[ISO].controls.values():
@@ -337,6 +357,7 @@ def build_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     cat = Catalog(frameworks, _edges(data_dir, frameworks), data_version(data_dir), _enrichment(data_dir, frameworks))
     _check_minimums(cat)
     cat.evidence_forms = _evidence_forms(data_dir, frameworks)
+    cat.genres = _genres(data_dir, frameworks)
     return cat
 
 

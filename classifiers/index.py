@@ -36,9 +36,15 @@ class ControlIndex:
         self.catalog_version = catalog.version
         self.embedder_id = embedder.id
         all_views = views(catalog, crosswalk_rationales=crosswalk_views)
-        texts = [v.text for v in all_views]
+        genre_views = [(i, text) for i, g in enumerate(catalog.genres) for text in g["names"] + g["views"]]
+        texts = [v.text for v in all_views] + [text for _, text in genre_views]
         key = hashlib.sha256(json.dumps([catalog.version, embedder.id, texts]).encode()).hexdigest()[:16]
         vectors = _load_or_embed(texts, embedder, cache_dir / f"controls-{key}.npy" if cache_dir else None)
+        # document genres (catalog/data/genres.json): several phrasings each, matched against a document's head
+        self.genres: list[dict] = list(catalog.genres)
+        self.genre_vectors = vectors[len(all_views):]
+        self.genre_owner = np.array([i for i, _ in genre_views], dtype=np.int64)
+        vectors = vectors[: len(all_views)]
         self.frameworks: dict[str, FrameworkIndex] = {}
         for fw in CLASSIFIED:
             ids = candidates(catalog, fw)

@@ -35,6 +35,7 @@ class FrameworkScores:
     fused: np.ndarray
     best_chunk: np.ndarray     # index of the passage that supports each control
     features: dict = field(default_factory=dict)
+    dense_doc: np.ndarray | None = None   # the document's head against each control's views (classifiers/genre.py)
 
     def ranking(self) -> list[int]:
         return list(np.argsort(-self.fused, kind="stable"))

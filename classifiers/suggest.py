@@ -15,6 +15,15 @@ from sqlalchemy import select
 from catalog import Catalog
 from classifiers.calibration import Calibrator, load
 from classifiers.examples import ExampleBank, document_vector
+from classifiers.genre import (
+    GenreConfig,
+    best_genre,
+    document_head,
+    genre_priors,
+    genre_strengths,
+    ticket_type,
+    title_lines,
+)
 from classifiers.index import get_index
 from classifiers.profiles import CLASSIFIED
 from classifiers.scoring import CrossConfig, ScoringConfig, combine, score_document
@@ -33,10 +42,12 @@ class ClassifierConfig:
     w_examples: float = 1.0
     top_k: int = TOP_K
     crosswalk_views: bool = True   # ISO views from project crosswalk rationales (classifiers/profiles.py)
+    # the document's genre read from its title lines and ticket type (classifiers/genre.py); README "Classifier"
+    genre: GenreConfig = GenreConfig(w_genre=0.2)
 
     def as_dict(self) -> dict:
         return {"scoring": self.scoring.as_dict(), "cross": self.cross.as_dict(), "w_examples": self.w_examples,
-                "top_k": self.top_k, "crosswalk_views": self.crosswalk_views}
+                "top_k": self.top_k, "crosswalk_views": self.crosswalk_views, "genre": self.genre.as_dict()}
 
 
 @dataclass
@@ -90,6 +101,33 @@ class Classifier:
         """Ranked, calibrated drafts per framework for one document."""
         t = time.perf_counter()
         scores = score_document(self.index, chunk_texts, chunk_vectors, self.config.scoring)
+        gc = self.config.genre
+        genre = None
+        if gc.w_genre or gc.w_doc:
+            # short texts only: the title lines and ticket type; the head (600 chars) only if a variant reads it
+            titles = (title_lines(chunk_texts) + ticket_type(chunk_texts)) if gc.w_genre else []
+            need_head = bool(gc.w_doc) or (bool(titles) and gc.read != "title")
+            texts = ([document_head(chunk_texts, gc.head_chars)] if need_head else []) + titles
+            vecs = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dimension), np.float32)
+            head_vec, title_vecs = (vecs[0], vecs[1:]) if need_head else (None, vecs)
+            if gc.w_doc:
+                for fw, s in scores.items():
+                    fx = self.index.frameworks[fw]
+                    doc = np.full(len(s.control_ids), -1.0)
+                    np.maximum.at(doc, fx.view_owner, fx.view_vectors @ head_vec)
+                    s.dense_doc = doc
+                    s.fused = s.fused + gc.w_doc * doc
+            if titles:   # a fragment of prose (no title) has no genre
+                read = {"title": title_vecs, "head": head_vec[None, :] if need_head else None,
+                        "title+head": np.vstack([title_vecs, head_vec[None, :]]) if need_head else None}[gc.read]
+                strengths = genre_strengths(self.index, read, gc)
+                genre = best_genre(self.index, strengths)
+                for fw, priors in genre_priors(self.index, strengths).items():
+                    if fw in scores:
+                        pos = {c: i for i, c in enumerate(scores[fw].control_ids)}
+                        for cid, value in priors.items():
+                            if cid in pos:
+                                scores[fw].fused[pos[cid]] += gc.w_genre * value
         bank = self.examples if examples is None else examples
         knn = {}
         if self.config.w_examples and len(bank):
@@ -124,7 +162,7 @@ class Classifier:
                     crosswalk_path=[h.public() for h in path] if path else None,
                     relationship=path[-1].relationship if path else None,
                 ))
-        return Classified(drafts, time.perf_counter() - t)
+        return Classified(drafts, time.perf_counter() - t, {"genre": genre} if genre else {})
 
 
 def _chunk_vectors(vectors, tenant_id: str, ids: list[str]) -> np.ndarray:

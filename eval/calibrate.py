@@ -34,7 +34,7 @@ def candidate_rows(classifier, items, bank=None):
             gold = set(it.labels.get(key) or [])
             ds = sorted((d for d in result.drafts if d.framework == fw), key=lambda d: d.rank)
             rows.append((fw, it.group, np.array([d.raw_score for d in ds]),
-                         np.array([int(d.control_id in gold) for d in ds])))
+                         np.array([int(d.control_id in gold) for d in ds]), it.expect == "no_evidence"))
     return rows
 
 
@@ -54,13 +54,13 @@ def main(argv=None) -> dict:
     from eval.dataset import LABEL_KEYS, load, sha256_file
 
     emb = get_embedder()
-    bank_items = [it for ds in args.examples for it in load(ds, emb, progress=True)]
+    bank_items = [it for ds in args.examples for it in load(ds, emb, progress=True, cache=True)]
     bank = ExampleBank(np.vstack([document_vector(it.vectors) for it in bank_items]) if bank_items
                        else np.zeros((0, emb.dimension), dtype=np.float32),
                        [{LABEL_KEYS[k]: v for k, v in it.labels.items() if v} for it in bank_items],
                        [it.group for it in bank_items])
     clf = Classifier(load_catalog(), emb, calibrator=Calibrator({}, {}, {}), examples=bank)
-    items = [it for ds in args.datasets for it in load(ds, emb, progress=True)]
+    items = [it for ds in args.datasets for it in load(ds, emb, progress=True, cache=True)]
     rows = candidate_rows(clf, items, bank)
     by_fw: dict[str, list] = defaultdict(list)
     for r in rows:
@@ -88,6 +88,15 @@ def main(argv=None) -> dict:
                           "candidates, per framework"}
         cal = fit({fw: [r[2] for r in rs] for fw, rs in by_fw.items()},
                   {fw: [r[3] for r in rs] for fw, rs in by_fw.items()}, meta)
+        # a text that evidences nothing is never suggested outright: the threshold sits above the most confident
+        # candidate any no-evidence text gets (and never below 0.5)
+        thresholds = {}
+        for fw, rs in by_fw.items():
+            quiet = [float(cal.confidence(fw, r[2]).max()) for r in rs if r[4] and len(r[2])]
+            thresholds[fw] = max(0.5, float(np.ceil(100 * (max(quiet, default=0.0) + 0.01)) / 100))
+        meta["thresholds"] = "max(0.5, top confidence of any no-evidence text + 0.01), per framework"
+        cal = Calibrator(cal.models, thresholds, meta)
+        print(f"thresholds: {thresholds}")
         CALIBRATION_FILE.parent.mkdir(parents=True, exist_ok=True)
         CALIBRATION_FILE.write_text(json.dumps(cal.as_json(), indent=1) + "\n")
         bank.save(EXAMPLES_DIR / "examples")

@@ -38,7 +38,9 @@ def sha256_file(path: Path) -> str:
 
 
 def _group(source: str) -> str:
-    """Items from one repository or site share a group, so cross-validation never trains on a sibling."""
+    """Items from one repository or site share a group, so cross-validation never trains on a sibling.
+
+    Files of a realistic set (no `source`) are one group: the set's folder, one company and one writer."""
     m = re.search(r"github\.com/([^/]+/[^/]+)", source or "")
     return m.group(1) if m else (source or "")[:80]
 
@@ -64,8 +66,42 @@ def chunks_of_file(path: Path) -> tuple[list[str], str | None]:
     return [c.text for c in chunks], part.kind
 
 
-def load(path: Path, embedder, *, progress: bool = False) -> list[Item]:
-    """Read a labelled set and turn each item into chunks and vectors the way ingestion would."""
+CACHE_DIR = Path.home() / ".cache" / "clausewise" / "eval"
+
+
+def _ingest_code_hash() -> str:
+    """Changes when any ingest code changes: cached chunks are only reused for the code that made them."""
+    root = Path(__file__).resolve().parents[1] / "ingest"
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cached(key: str, make):
+    """(texts, vectors, kind) from the cache, or made and stored; a damaged entry is made again."""
+    path = CACHE_DIR / f"{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                return meta["texts"], z["vectors"], meta["kind"]
+        except (OSError, ValueError, KeyError):
+            pass
+    texts, vectors, kind = make()
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, vectors=vectors, meta=np.array(json.dumps({"texts": texts, "kind": kind})))
+    tmp.replace(path)
+    return texts, vectors, kind
+
+
+def load(path: Path, embedder, *, progress: bool = False, cache: bool = False) -> list[Item]:
+    """Read a labelled set and turn each item into chunks and vectors the way ingestion would.
+
+    `cache` keeps each item's chunks and vectors in ~/.cache/clausewise/eval, keyed by its content, the embedding
+    model and the ingest code (eval.ablation scores many variants of the same sets).
+    """
     from ingest.partition import use_offline_nlp
 
     use_offline_nlp()
@@ -77,12 +113,23 @@ def load(path: Path, embedder, *, progress: bool = False) -> list[Item]:
 
         it = tqdm(raw, unit="item", desc="embed")
     items = []
+    code = _ingest_code_hash() if cache else ""
     for n, r in enumerate(it):
-        texts, kind = chunks_of_file(path.parent / r["file"]) if r.get("file") else chunks_of_text(r["text"])
+        def make(r=r):
+            texts, kind = chunks_of_file(path.parent / r["file"]) if r.get("file") else chunks_of_text(r["text"])
+            return texts, embedder.embed(texts), kind
+
+        if cache:
+            content = (path.parent / r["file"]).read_bytes() if r.get("file") else r["text"].encode()
+            key = hashlib.sha256(b"\0".join([embedder.id.encode(), code.encode(), content])).hexdigest()[:32]
+            texts, vectors, kind = _cached(key, make)
+        else:
+            texts, vectors, kind = make()
         labels = {k: list(r.get("labels", {}).get(k) or []) for k in LABEL_KEYS}
         items.append(Item(id=r.get("id") or r.get("file") or str(n), labels=labels, primary=r.get("primary") or {},
                           source=r.get("source") or r.get("file", ""), doc_type=r.get("doc_type", ""),
-                          group=_group(r.get("source") or r.get("file", str(n))), texts=texts,
-                          vectors=embedder.embed(texts), kind=kind, expect=r.get("expect", "suggestions"),
+                          group=_group(r["source"]) if r.get("source") else
+                          (path.parent.name if r.get("file") else str(n)), texts=texts,
+                          vectors=vectors, kind=kind, expect=r.get("expect", "suggestions"),
                           decisions=r.get("decisions")))
     return items

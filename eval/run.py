@@ -207,9 +207,14 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
     shipped = Classifier(catalog, emb)
     if items is None:
         items = load(dataset, emb, progress=progress)
-    # the supervised part learns from this set's other sources only, never from the item it scores
-    bank = ExampleBank(np.vstack([document_vector(it.vectors) for it in items]) if items else np.zeros((0, 384)),
-                       [{LABEL_KEYS[k]: v for k, v in it.labels.items()} for it in items], [it.group for it in items])
+    # the supervised part: the shipped bank without any set this one shares documents with, plus this set's items;
+    # each item is scored without its own group (a source, or a whole realistic set), never by itself
+    from eval.files import bank_without_these
+
+    own = ExampleBank(np.vstack([document_vector(it.vectors) for it in items]) if items else np.zeros((0, 384)),
+                      [{LABEL_KEYS[k]: v for k, v in it.labels.items()} for it in items], [it.group for it in items])
+    others, _ = bank_without_these(shipped.examples, [it.vectors for it in items])
+    bank = others.extended(own)
     clf = Classifier(catalog, emb, calibrator=Calibrator({}, {}, {}), examples=bank,
                      config=config if config is not None else ClassifierConfig())
     results, rows = _classify_items(clf, bank, items, keys, on_progress)
@@ -230,7 +235,8 @@ def run(dataset: Path, frameworks: list[str] | None = None, *, progress: bool = 
         "baselines": {name: {k: {m: v.get(m) for m in METRIC_KEYS if m in v} for k, v in fw.items()}
                       for name, fw in baselines.items()},
         "calibration": cv_how if cv else "shipped (fewer than 10 items)",
-        "supervised_examples": "this set's items from other source groups (leave one group out)",
+        "supervised_examples": "the shipped example bank minus the sets that hold these items, plus this set's items "
+                               "from other groups (leave one group out)",
         "llm": "off",
         "embedding_model": emb.id,
         "catalog_version": catalog.version,

@@ -12,13 +12,19 @@ from core.models import EvalRun, EvalRunState, utcnow
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 
 
+def shipped_datasets() -> dict[str, Path]:
+    """Name -> path of every set shipped in eval/datasets: `NAME.jsonl` texts and `NAME/manifest.jsonl` file sets."""
+    out = {p.stem: p for p in DATASETS_DIR.glob("*.jsonl")}
+    out.update({p.parent.name: p for p in DATASETS_DIR.glob("*/manifest.jsonl")})
+    return out
+
+
 def dataset_path(name: str) -> Path:
     """A dataset shipped with the service, by name (never an arbitrary server path)."""
-    path = (DATASETS_DIR / f"{name}.jsonl").resolve()
-    if path.parent != DATASETS_DIR.resolve() or not path.exists():
-        known = sorted(p.stem for p in DATASETS_DIR.glob("*.jsonl"))
-        raise ClausewiseError(ErrorCode.dataset_not_found, f"no dataset {name!r}", known=known)
-    return path
+    known = shipped_datasets()
+    if name not in known:
+        raise ClausewiseError(ErrorCode.dataset_not_found, f"no dataset {name!r}", known=sorted(known))
+    return known[name]
 
 
 def run_public(r: EvalRun, *, full: bool = False) -> dict:

@@ -141,7 +141,7 @@ def runtime(migrated_settings):
 
 TESTS = __import__("pathlib").Path(__file__).resolve().parent
 ROOT = TESTS.parent
-FIXTURES = TESTS / "fixtures" / "evidence"
+FIXTURES = ROOT / "eval" / "datasets" / "files"
 
 
 def manifest():

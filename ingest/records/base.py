@@ -20,7 +20,7 @@ class Block:
     line_end: int | None = None
     ts_start: datetime | None = None  # timezone-aware UTC
     ts_end: datetime | None = None
-    section: str | None = None    # e.g. ticket key "KHA-1187", "CHG0031877", event type, heading
+    section: str | None = None    # e.g. ticket key "OPS-1187", "CHG0031877", event type, heading
     meta: dict = field(default_factory=dict)   # small JSON-safe extras
 
 

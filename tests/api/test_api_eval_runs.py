@@ -26,6 +26,9 @@ def test_eval_run_job_over_http(eager_client):
 def test_unknown_dataset_is_refused(eager_client):
     r = eager_client.post("/v1/eval-runs", json={"dataset": "../../etc/passwd"})
     assert r.status_code == 404 and r.json()["error_code"] == "dataset_not_found"
-    assert "evidence-dev" in r.json()["known"]
+    assert {"evidence-dev", "files", "files2", "files3"} <= set(r.json()["known"])
+    for traversal in ("files/../evidence-dev", "files/manifest", "/etc/passwd"):
+        bad = eager_client.post("/v1/eval-runs", json={"dataset": traversal})
+        assert bad.status_code == 404 and bad.json()["error_code"] == "dataset_not_found"
     missing = eager_client.get("/v1/eval-runs/nope")
     assert missing.status_code == 404 and missing.json()["error_code"] == "eval_run_not_found"

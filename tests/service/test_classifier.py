@@ -183,3 +183,38 @@ def test_a_text_that_evidences_nothing_gets_no_confident_suggestion(classifier):
              "The home side equalised from the penalty spot and the match ended one apiece."]
     result = classifier.classify(texts, get_embedder().embed(texts), None)
     assert [d for d in result.drafts if d.state == "suggested"] == []
+
+
+def test_none_of_the_shipped_no_evidence_texts_gets_a_confident_suggestion(classifier):
+    from pathlib import Path
+
+    from core.embedder import get_embedder
+    from eval.dataset import load
+
+    items = load(Path(__file__).parents[2] / "eval" / "datasets" / "no-evidence.jsonl", get_embedder())
+    assert len(items) == 12
+    for it in items:
+        drafts = classifier.classify(it.texts, it.vectors, it.kind).drafts
+        assert [d.control_id for d in drafts if d.state == "suggested"] == [], it.texts[0][:60]
+
+
+def test_what_a_document_is_outweighs_what_one_passage_discusses(classifier):
+    """Minutes of a management review that spend a passage on supplier credentials evidence 9.3, not A.10."""
+    from core.embedder import get_embedder
+
+    body = ["Attendees: chief executive, chief risk officer, head of data science, quality lead. Agenda: status of "
+            "actions from the previous review, changes in external and internal issues, performance of the AI "
+            "systems, results of internal audits, opportunities for improvement.",
+            "Supplier credentials: the API keys our hosted model provider issued are shared by two services and "
+            "have not been rotated; the provider's contract does not require notice of sub-processors.",
+            "Decisions: the board approved the updated objectives, asked for a resourcing plan for monitoring and "
+            "assigned owners and due dates to four actions."]
+    titled = ["Quarterly review of the AI management system by senior leadership\nMinutes\n\n" + body[0]] + body[1:]
+    ranked = lambda r: [d.control_id for d in r.drafts if d.framework == ISO]  # noqa: E731
+    emb = get_embedder()
+    with_title = classifier.classify(titled, emb.embed(titled), "docx")
+    assert with_title.extra["genre"] == "management_review"
+    assert {"9.3.1", "9.3.2", "9.3.3"} & set(ranked(with_title)[:3])
+    # the same passages as a fragment (no title lines) have no genre and no genre prior
+    fragment = classifier.classify(body, emb.embed(body), None)
+    assert "genre" not in fragment.extra

@@ -77,10 +77,10 @@ def test_ablation_scores_realistic_files_the_way_the_service_ranks_them(tmp_path
     from catalog import load_catalog
     from classifiers.suggest import Classifier, ClassifierConfig
     from core.embedder import get_embedder
-    from eval.ablation import score_files
+    from eval.ablation import is_clause, score_files
     from eval.dataset import load
 
-    src = Path(__file__).parents[1] / "fixtures" / "evidence"
+    src = Path(__file__).parents[2] / "eval" / "datasets" / "files"
     name = "KHA-AIMS-DOC-001_AIMS_scope_statement_v1.2.txt"
     shutil.copy(src / name, tmp_path / name)
     items = load(_manifest(tmp_path, name, ["4.3"]), get_embedder())
@@ -92,7 +92,13 @@ def test_ablation_scores_realistic_files_the_way_the_service_ranks_them(tmp_path
     # the first item's primary label is ranked first, the second's fourth: primary@3 = 1/2, MRR = (1 + 1/4) / 2
     items = load(_manifest(tmp_path, name, [top], name, [fourth]), get_embedder())
     res = score_files(items, ClassifierConfig())["iso42001"]
-    assert res == {"n": 2, "primary@3": 0.5, "hit@5": 1.0, "mrr": 0.625}
+    assert {k: res[k] for k in ("n", "primary@3", "hit@5", "mrr")} == {"n": 2, "primary@3": 0.5, "hit@5": 1.0,
+                                                                       "mrr": 0.625}
+    clauses = [hit for label, hit in ((top, True), (fourth, False)) if is_clause(label)]
+    if clauses:   # the same primary@3 on the documents whose primary label is a clause (4-10)
+        assert (res["clause_n"], res["clause_primary@3"]) == (len(clauses), round(sum(clauses) / len(clauses), 3))
+    else:
+        assert "clause_n" not in res
 
 
 def _manifest(folder, *pairs):

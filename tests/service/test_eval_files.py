@@ -19,7 +19,7 @@ FW = {"iso42001": "ISO-IEC-42001-2023", "nist_csf_2": "NIST-CSF-2.0", "nhi": "OW
 def test_in_process_rankings_equal_the_services(eager_client):
     from eval.files import score_folder
 
-    result = score_folder(FIXTURES, only=set(SAMPLE))
+    result = score_folder(FIXTURES, only=set(SAMPLE), leave_out_known=False)   # the whole bank, as the service
     assert [r["file"] for r in result["per_file"]] == SAMPLE and result["good_indexed"] == 3
     for row in result["per_file"]:
         up = eager_client.post("/v1/documents", files={"file": (row["file"], (FIXTURES / row["file"]).read_bytes())})
@@ -54,3 +54,26 @@ def test_metrics_and_bad_files(tmp_path):
     assert iso["n"] == 1 and iso["primary@3"] == (1.0 if "A.9.2" in ranked[:3] else 0.0)
     first = min(ranked.index(c) for c in ("A.9.2", "A.2.2") if c in ranked) + 1
     assert iso["mrr"] == round(1 / first, 3) and result["frameworks"]["nhi"] == {"n": 0}
+
+
+def test_a_set_the_example_bank_learned_from_is_scored_leave_one_set_out():
+    """The shipped bank holds the realistic sets; scoring one of them leaves its whole set out, never the rest."""
+    from catalog import load_catalog
+    from classifiers.suggest import Classifier
+    from core.embedder import get_embedder
+    from eval.files import score_folder
+
+    clf = Classifier(load_catalog(), get_embedder())
+    assert {"files", "files2", "files3"} <= set(clf.examples.groups)
+    kept = score_folder(FIXTURES, only={SAMPLE[0]}, classifier=clf, leave_out_known=False)
+    left = score_folder(FIXTURES, only={SAMPLE[0]}, classifier=clf)
+    assert kept["examples_left_out"] == [] and left["examples_left_out"] == ["files"]
+    from eval.files import bank_without_these, prepare
+
+    vectors = prepare(get_embedder(), FIXTURES / SAMPLE[0])["vectors"]
+    bank, groups = bank_without_these(clf.examples, [vectors])
+    assert groups == ["files"]
+    assert len(bank) == len(clf.examples) - clf.examples.groups.count("files") and "files" not in bank.groups
+    # a document the bank never saw leaves it whole
+    other, none = bank_without_these(clf.examples, [get_embedder().embed(["A recipe for lemon cake."])])
+    assert none == [] and len(other) == len(clf.examples)

@@ -154,3 +154,29 @@ def test_nhi_carries_its_cc_by_sa_attribution(cat):
     fw = cat.frameworks[NHI]
     assert "CC BY-SA 4.0" in fw.attribution and "owasp.org" in fw.attribution
     assert all(c.examples for c in fw.controls.values()), "every risk keeps its How to Prevent items"
+
+
+def test_every_genre_has_names_views_a_rationale_and_known_controls(cat):
+    assert len(cat.genres) >= 20
+    for g in cat.genres:
+        assert g["names"] and g["views"] and g["rationale"], g["id"]
+        for p in g["priors"]:
+            assert p["control_id"] in cat.frameworks[p["framework"]].controls and 0 <= p["weight"] <= 1
+    # the standard's documented information about its own operation has a genre that evidences it
+    evidenced = {p["control_id"] for g in cat.genres for p in g["priors"] if p["weight"] == 1.0}
+    assert {"4.3", "5.2", "6.1.2", "6.1.3", "7.2", "8.1", "8.4", "9.1", "9.2.2", "9.3.3", "10.2"} <= evidenced
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda g: g["priors"].append({"framework": ISO, "control_id": "9.9.9", "weight": 1.0}), "9.9.9"),
+    (lambda g: g["priors"][0].update(weight=1.5), "weight"),
+    (lambda g: g.pop("rationale"), "rationale"),
+])
+def test_load_refuses_a_genre_that_names_an_unknown_control_or_lacks_a_reason(tmp_path, change, message):
+    copy = tmp_path / "data"
+    shutil.copytree(DATA_DIR, copy)
+    raw = json.loads((copy / "genres.json").read_text())
+    change(raw["genres"][0])
+    (copy / "genres.json").write_text(json.dumps(raw))
+    with pytest.raises(CatalogError, match=message):
+        build_catalog(copy)

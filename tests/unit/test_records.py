@@ -19,7 +19,7 @@ import pytest
 from ingest import records
 from ingest.records import Block, RecordStream, split_records
 
-EVIDENCE = Path(__file__).parents[1] / "fixtures" / "evidence"
+EVIDENCE = Path(__file__).parents[2] / "eval" / "datasets" / "files"
 
 JSON = "application/json"
 JSONL = "application/x-ndjson"

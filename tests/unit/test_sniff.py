@@ -9,7 +9,7 @@ import pytest
 from core.errors import ClausewiseError
 from ingest import sniff as S
 
-FIX = Path(__file__).parents[1] / "fixtures" / "evidence"
+FIX = Path(__file__).parents[2] / "eval" / "datasets" / "files"
 MANIFEST = [json.loads(line) for line in (FIX / "manifest.jsonl").read_text().splitlines()]
 EXPECTED = {"pdf": S.PDF, "docx": S.DOCX, "html": S.HTML, "md": S.MARKDOWN, "txt": S.TEXT, "eml": S.EML,
             "csv": S.CSV, "json": S.JSON, "jsonl": S.JSONL, "log": S.LOG}

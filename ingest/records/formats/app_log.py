@@ -30,13 +30,13 @@ def render(text: str, event: LogEvent) -> Block:
 
 
 _EXAMPLE = (
-    "2026-02-10T06:00:00.000Z INFO scribe-summariser-api [serving] model=scribe-summariser-4.2 loaded\n"
-    "2026-02-10T06:00:04.512Z ERROR scribe-summariser-api [perch-client] upstream call failed\n"
+    "2026-02-10T06:00:00.000Z INFO notes-summariser-api [serving] model=notes-summariser-4.2 loaded\n"
+    "2026-02-10T06:00:04.512Z ERROR notes-summariser-api [perch-client] upstream call failed\n"
     "Traceback (most recent call last):\n"
     '  File "perch.py", line 88, in call\n'
     "TimeoutError: read timed out\n"
     "\n"
-    "2026-02-10 06:00:05,250 WARN scribe-summariser-api [guardrail] anticoagulant dose flagged for review\n"
+    "2026-02-10 06:00:05,250 WARN notes-summariser-api [guardrail] anticoagulant dose flagged for review\n"
 )
 
 FORMAT = RecordFormat(

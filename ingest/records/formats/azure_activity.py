@@ -139,9 +139,9 @@ def render(e: dict, parent: dict | None = None) -> Block:
 
 
 _SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
-_RG = f"{_SUB}/resourceGroups/rg-scribe-prod-uks"
+_RG = f"{_SUB}/resourceGroups/rg-speech-prod-uks"
 _EXAMPLE = [
-    {"eventTimestamp": "2025-10-14T09:12:03.5Z", "caller": "ops@kha.example",
+    {"eventTimestamp": "2025-10-14T09:12:03.5Z", "caller": "ops@acme.example",
      "operationName": {"value": "Microsoft.Authorization/roleAssignments/write",
                        "localizedValue": "Create role assignment"},
      "status": {"value": "Succeeded", "localizedValue": "Succeeded"},
@@ -151,7 +151,7 @@ _EXAMPLE = [
          "roleDefinitionId": f"{_SUB}/providers/Microsoft.Authorization/roleDefinitions/"
                              "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
          "principalId": "5c1d", "principalType": "ServicePrincipal"}})}},
-    {"eventTimestamp": "2025-10-14T08:00:00Z", "caller": "ci@kha.example",
+    {"eventTimestamp": "2025-10-14T08:00:00Z", "caller": "ci@acme.example",
      "operationName": {"value": "Microsoft.Storage/storageAccounts/write"},
      "status": {"value": "Failed"}, "subStatus": {"value": "Forbidden"},
      "resourceId": f"{_RG}/providers/Microsoft.Storage/storageAccounts/st1",

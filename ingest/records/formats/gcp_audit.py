@@ -129,21 +129,21 @@ _EXAMPLE = [
     {"protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog",
                       "serviceName": "iam.googleapis.com",
                       "methodName": "google.iam.admin.v1.CreateServiceAccountKey",
-                      "authenticationInfo": {"principalEmail": "deploy@kha-mlp-prod.iam.gserviceaccount.com"},
+                      "authenticationInfo": {"principalEmail": "deploy@acme-ml-prod.iam.gserviceaccount.com"},
                       "requestMetadata": {"callerIp": "10.2.0.4",
                                           "callerSuppliedUserAgent": "google-cloud-sdk gcloud/460"},
-                      "resourceName": "projects/-/serviceAccounts/trainer@kha-mlp-prod.iam.gserviceaccount",
+                      "resourceName": "projects/-/serviceAccounts/trainer@acme-ml-prod.iam.gserviceaccount",
                       "request": {"private_key_type": 2, "valid_before_time": {"seconds": 253402300799}}},
-     "insertId": "a1", "resource": {"type": "service_account", "labels": {"project_id": "kha-mlp-prod"}},
+     "insertId": "a1", "resource": {"type": "service_account", "labels": {"project_id": "acme-ml-prod"}},
      "timestamp": "2025-11-04T10:15:00.123456Z", "severity": "NOTICE",
-     "logName": "projects/kha-mlp-prod/logs/cloudaudit.googleapis.com%2Factivity"},
+     "logName": "projects/acme-ml-prod/logs/cloudaudit.googleapis.com%2Factivity"},
     {"protoPayload": {"serviceName": "cloudresourcemanager.googleapis.com", "methodName": "SetIamPolicy",
                       "authenticationInfo": {"principalEmail": "alice@example.org"},
                       "serviceData": {"policyDelta": {"bindingDeltas": [
                           {"action": "ADD", "role": "roles/owner", "member": "user:bob@example.org"}]}},
                       "status": {"code": 7, "message": "Permission denied"}},
      "insertId": "a2", "timestamp": "2025-11-03T08:00:00Z",
-     "logName": "projects/kha-mlp-prod/logs/cloudaudit.googleapis.com%2Factivity"},
+     "logName": "projects/acme-ml-prod/logs/cloudaudit.googleapis.com%2Factivity"},
 ]
 
 FORMAT = RecordFormat(

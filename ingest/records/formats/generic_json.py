@@ -58,10 +58,10 @@ _ROWS = [{"id": "AIR-001", "created_at": "2026-01-05T09:00:00Z",
           "note": "model drift above tolerance"},
          {"id": "AIR-002", "created_at": "2026-01-06T14:30:00+01:00", "owner": {"name": "ML Platform"},
           "status": "closed"}]
-_EVENTS = [{"ts": "2026-02-01T10:00:00Z", "event": "model.promoted", "actor": "ci-bot", "model": "merlin-trs",
+_EVENTS = [{"ts": "2026-02-01T10:00:00Z", "event": "model.promoted", "actor": "ci-bot", "model": "triage-model",
             "version": "3.3.0"},
            {"ts": "2026-02-01T10:05:00Z", "event": "model.approved", "actor": "wei.chen",
-            "model": "merlin-trs"}]
+            "model": "triage-model"}]
 
 JSON_RECORDS = RecordFormat(
     name="json_records", kind=RecordKind.JSON_RECORDS, container=Container.JSON_ARRAY,

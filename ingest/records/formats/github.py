@@ -80,11 +80,11 @@ def render(issue: dict, parent: dict | None = None) -> Block:
 
 _EXAMPLE = {
     "number": 318, "title": "Stale workload identity still holds WRITE_PHI", "state": "CLOSED",
-    "stateReason": "COMPLETED", "url": "https://github.com/kha/aerie-infra/issues/318",
+    "stateReason": "COMPLETED", "url": "https://github.com/acme/mlplat-infra/issues/318",
     "author": {"login": "mreyes", "name": "Maria Reyes"}, "labels": [{"name": "security"}, {"name": "nhi"}],
     "assignees": [{"login": "jdoe"}], "createdAt": "2026-01-08T10:00:00Z", "closedAt": "2026-01-14T17:30:00Z",
     "updatedAt": "2026-01-14T17:31:00Z",
-    "body": "The inventory flags `sa-transcribe-old` as STALE,WRITE_PHI.\r\n\r\n"
+    "body": "The inventory flags `sa-transpeech-old` as STALE,WRITE_PHI.\r\n\r\n"
             "<details><summary>scan</summary>\r\n```\nnhi-inventory --stale\n```\r\n</details>",
     "comments": [{"author": {"login": "jdoe"}, "createdAt": "2026-01-14T17:29:00Z",
                   "body": "Removed the binding and deleted the key."}],

@@ -309,13 +309,13 @@ def render(issue: dict, parent: dict | None = None) -> Block:
 
 _ALICE = {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Alice Moreno"}
 _EXAMPLE = {
-    "key": "KHA-1187",
+    "key": "OPS-1187",
     "names": {"customfield_10115": "Validation report"},
     "fields": {
-        "summary": "Re-test scribe-asr word error rate by patient group",
+        "summary": "Re-test speech model word error rate by patient group",
         "issuetype": {"name": "Task"}, "status": {"name": "Done"}, "priority": {"name": "High"},
         "resolution": {"name": "Fixed"}, "labels": ["fairness", "asr"],
-        "project": {"key": "KHA", "name": "AIMS"},
+        "project": {"key": "OPS", "name": "AIMS"},
         "assignee": _ALICE, "reporter": {"displayName": "Wei Chen"},
         "created": "2026-01-12T09:30:00.000+0000", "updated": "2026-01-20T16:45:10.000+0000",
         "resolutiondate": "2026-01-20T16:45:10.000+0000",

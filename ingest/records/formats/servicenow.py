@@ -73,7 +73,7 @@ def render(row: list[str], cols: _Columns) -> Block:
 
 _EXAMPLE = (
     "number,short_description,state,risk,opened_at,start_date,end_date,close_notes\n"
-    "CHG0031877,Promote merlin-trs 3.3.0 to production,Closed,Moderate,2026-02-02 09:15:00,"
+    "CHG0031877,Promote triage-model 3.3.0 to production,Closed,Moderate,2026-02-02 09:15:00,"
     "2026-02-10 (retrospective ECAB),2026-02-10 18:00:00,\"Deployed.\nPost-implementation review done.\"\n"
     "CHG0031902,Rotate transcription SP secret,Implement,Low,2026-02-11 08:00:00,2026-02-12 07:00:00,,\n"
 )

@@ -74,18 +74,18 @@ def render(e: dict, parent: dict | None = None) -> Block:
 _HMAC = "hmac-sha256:" + "3f9a" * 16
 _EXAMPLE = [
     {"time": "2026-01-19T00:00:10.5Z", "type": "request",
-     "auth": {"display_name": "kubernetes-scribe-asr", "policies": ["default", "scribe-read"],
-              "metadata": {"role": "scribe-asr", "service_account_name": "asr",
-                           "service_account_namespace": "scribe"},
+     "auth": {"display_name": "kubernetes-speech-asr", "policies": ["default", "speech-read"],
+              "metadata": {"role": "speech-asr", "service_account_name": "asr",
+                           "service_account_namespace": "speech"},
               "policy_results": {"allowed": False}},
-     "request": {"operation": "read", "path": "secret/data/scribe/transcription-sp",
+     "request": {"operation": "read", "path": "secret/data/speech/transcription-sp",
                  "remote_address": "10.240.0.17", "client_token": _HMAC},
      "error": "1 error occurred:\n\t* permission denied\n\n"},
     {"time": "2026-01-19T00:00:12Z", "type": "response",
      "request": {"operation": "update", "path": "auth/kubernetes/login",
                  "data": {"jwt": _HMAC, "role": _HMAC}},
-     "response": {"auth": {"display_name": "kubernetes-scribe-asr",
-                           "token_policies": ["default", "scribe-read"], "token_ttl": 3600}}},
+     "response": {"auth": {"display_name": "kubernetes-speech-asr",
+                           "token_policies": ["default", "speech-read"], "token_ttl": 3600}}},
 ]
 
 FORMAT = RecordFormat(
