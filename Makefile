@@ -16,8 +16,17 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --find-links $(WHEELS) --only-binary llama-cpp-python -e '.[test,llm]'
 	touch $(STAMP)
 
-.PHONY: install run test lint
+.PHONY: install run test lint browser
 install: $(STAMP)
+
+# The web UI's browser tests drive Debian's chromium through Playwright (executable_path: Playwright cannot download
+# its own browsers here). Installed when missing; as root via apt-get, otherwise say what to run.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }; \
+		else echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests need it)"; exit 1; fi; }
 
 run: $(STAMP)
 	$(VENV)/bin/clausewise serve
@@ -27,5 +36,5 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: lint
+test: lint browser
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

@@ -65,7 +65,23 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     v1.include_router(secured)
     app.include_router(v1)
     app.state.route_policies = route_policies()
+    _install_ui(app)
     return app
+
+
+def _install_ui(app: FastAPI) -> None:
+    """The web UI under /ui/ (its own session auth; same service functions and role policies as /v1)."""
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from api.ui.routes import HERE, router
+
+    app.include_router(router)
+    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)
 
 
 SECURED_ROUTERS = (catalog_routes.router, documents.router, suggestions.router, review.router, evaluations.router,

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, description="One JSON object per log line (request and job ids included).")
     worker_metrics_port: int = Field(default=0, description="A worker serves Prometheus metrics here (0: off).")
     worker_metrics_host: str = "127.0.0.1"
+    # web UI sessions (api/ui): an API key exchanged for a server-side session
+    ui_session_idle_s: int = Field(default=30 * 60, gt=0, description="A UI session unused this long ends.")
+    ui_session_max_s: int = Field(default=12 * 3600, gt=0, description="A UI session ends this long after sign-in.")
     # review workflow
     four_eyes: bool = Field(default=False, description="A reviewer cannot confirm a document they uploaded.")
     # LLM assist (issue 5): none | openai-compatible | ollama | local

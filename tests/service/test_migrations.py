@@ -9,7 +9,8 @@ import review.models  # noqa: F401 - registers the review tables on the shared m
 from core.db import current_revision, downgrade, make_engine, upgrade
 from core.models import DEFAULT_TENANT_ID, Base
 
-TABLES = {"tenants", "documents", "jobs", "chunks", "suggestions", "eval_runs", "api_keys", "decisions", "edge_reviews"}
+TABLES = {"tenants", "documents", "jobs", "chunks", "suggestions", "eval_runs", "api_keys", "decisions", "edge_reviews",
+          "ui_sessions"}
 
 
 def _tables(url):
@@ -31,7 +32,7 @@ def _model_diff(url):
 
 def _roundtrip(url):
     upgrade(url)
-    assert current_revision(url) == "0007"
+    assert current_revision(url) == "0008"
     assert TABLES <= _tables(url)
     eng = make_engine(url)
     with eng.connect() as conn:

@@ -1,0 +1,205 @@
+"""Web UI pages: sign in with an API key, documents and upload, the review page with highlighted passages.
+
+Same service functions as the API (no HTTP calls to ourselves), same role policies: a page shows only what the
+session's role may do and every POST is checked again (403), with the session's CSRF token. Documents are hostile:
+Jinja2 escapes every value, the Content-Security-Policy allows no inline script and nothing from elsewhere, and a
+document's text is only ever rendered as text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from api.deps import READ, REVIEW, UPLOAD, Allow
+from core.errors import ClausewiseError, ErrorCode
+from core.models import Chunk, Document, Suggestion
+from core.scoping import tenant_document
+from core.sessions import Session, check_csrf, end_session, session_for, start_session
+from review.models import Decision, ReasonCode
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+COOKIE = "cw_session"
+CSRF_HEADER = "x-csrf-token"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+FRAMEWORK_ORDER = ("ISO-IEC-42001-2023", "NIST-CSF-2.0", "OWASP-NHI-TOP10-2025")
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _session(request: Request) -> Session:
+    s = request.app.state.settings
+    return session_for(request.app.state.db, request.cookies.get(COOKIE), idle_s=s.ui_session_idle_s,
+                       max_s=s.ui_session_max_s)
+
+
+def _may(session: Session, policy: Allow) -> bool:
+    return session.principal.role in policy.roles
+
+
+def _require(session: Session, policy: Allow) -> None:
+    if not _may(session, policy):
+        raise ClausewiseError(ErrorCode.forbidden, f"role {session.principal.role.value!r} may not do this",
+                              allowed_roles=sorted(r.value for r in policy.roles))
+
+
+def _page(request: Request, name: str, session: Session | None, **context) -> HTMLResponse:
+    can = {"upload": session is not None and _may(session, UPLOAD),
+           "review": session is not None and _may(session, REVIEW)}
+    ctx = {"session": session, "role": session.principal.role.value if session else None,
+           "csrf": session.csrf_token if session else "", "can": can, **context}
+    return security_headers(templates.TemplateResponse(request, name, ctx))
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    return security_headers(RedirectResponse(f"/ui/login?next={quote(request.url.path)}", status_code=303))
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/ui/", error: str | None = None) -> HTMLResponse:
+    return _page(request, "login.html", None, next=next if next.startswith("/ui/") else "/ui/", error=error)
+
+
+@router.post("/login")
+def login(request: Request, api_key: str = Form(..., max_length=200), next: str = Form("/ui/")) -> Response:
+    """Exchange an API key for a session cookie (HttpOnly, SameSite=Strict, Secure outside development)."""
+    try:
+        token, _ = start_session(request.app.state.db, api_key.strip())
+    except ClausewiseError:
+        return _page(request, "login.html", None, next="/ui/", error="That key is unknown or revoked.")
+    settings = request.app.state.settings
+    resp = RedirectResponse(next if next.startswith("/ui/") else "/ui/", status_code=303)
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=settings.env != "development",
+                    max_age=settings.ui_session_max_s, path="/ui")
+    return security_headers(resp)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    session = _session(request)
+    check_csrf(session, csrf)
+    end_session(request.app.state.db, request.cookies.get(COOKIE))
+    resp = RedirectResponse("/ui/login", status_code=303)
+    resp.delete_cookie(COOKIE, path="/ui")
+    return security_headers(resp)
+
+
+@router.get("/")
+def documents_page(request: Request, page: int = 1) -> Response:
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    from ingest.service import list_documents
+
+    docs = list_documents(db=request.app.state.db, tenant_id=session.principal.tenant_id, page=max(page, 1),
+                          page_size=50)
+    return _page(request, "documents.html", session, docs=docs)
+
+
+@router.get("/documents/status")
+def documents_status(request: Request, ids: str = "") -> JSONResponse:
+    """Status of the listed documents, for live upload progress."""
+    session = _session(request)
+    wanted = [i for i in ids.split(",") if i][:100]
+    with request.app.state.db.session() as s:
+        rows = s.scalars(select(Document).where(Document.tenant_id == session.principal.tenant_id,
+                                                Document.id.in_(wanted))).all() if wanted else []
+        out = {d.id: {"status": d.status.value, "error_code": d.error_code, "chunk_count": d.chunk_count}
+               for d in rows}
+    return security_headers(JSONResponse(out))
+
+
+@router.post("/documents")
+async def upload(request: Request) -> Response:
+    """One file per request (the page sends several in parallel), the API's upload path with the session's key."""
+    from api.routes.documents import _upload
+
+    session = _session(request)
+    check_csrf(session, request.headers.get(CSRF_HEADER))
+    _require(session, UPLOAD)
+    return security_headers(await _upload(request, request.app.state.runtime, session.principal.tenant_id,
+                                          session.principal))
+
+
+def _review_context(db, catalog, tenant_id: str, document_id: str) -> dict:
+    """The document's passages in order, with the current run's suggestions per framework and where each points."""
+    with db.session() as s:
+        doc = tenant_document(s, tenant_id, document_id)
+        chunks = s.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.idx)).all()
+        sugg = s.scalars(select(Suggestion).where(Suggestion.document_id == doc.id,
+                                                  Suggestion.run_id == (doc.classification_run_id or ""))
+                         .order_by(Suggestion.framework, Suggestion.rank)).all()
+        latest: dict[str, Decision] = {}   # the effective (latest) decision per suggestion of this run
+        for d in s.scalars(select(Decision).where(Decision.tenant_id == tenant_id,
+                                                  Decision.document_id == doc.id).order_by(Decision.seq)):
+            latest[d.suggestion_id] = d
+        by_chunk: dict[str, list[str]] = {}
+        items = []
+        for sg in sugg:
+            by_chunk.setdefault(sg.chunk_id, []).append(sg.id)
+            d = latest.get(sg.id)
+            items.append({
+                "id": sg.id, "framework": sg.framework, "control_id": sg.control_id, "rank": sg.rank,
+                "title": catalog.control(sg.framework, sg.control_id).title, "confidence": sg.confidence,
+                "percent": round(100 * (sg.confidence or 0)), "state": sg.state, "source": sg.source,
+                "chunk_id": sg.chunk_id, "crosswalk": sg.crosswalk_path, "relationship": sg.relationship,
+                "llm": {"verdict": sg.llm_verdict, "rationale": sg.llm_rationale} if sg.llm_verdict else None,
+                "decision": d.decision.value if d else None,
+                "reason_code": d.reason_code.value if d and d.reason_code else None})
+        passages = [{"id": c.id, "idx": c.idx, "text": c.text, "page": c.page, "line_start": c.line_start,
+                     "line_end": c.line_end, "record": c.record_start, "suggestions": by_chunk.get(c.id, [])}
+                    for c in chunks]
+        frameworks = [(fw, [i for i in items if i["framework"] == fw]) for fw in FRAMEWORK_ORDER]
+        return {"doc": {"id": doc.id, "filename": doc.filename, "status": doc.status.value, "kind": doc.kind,
+                        "error_code": doc.error_code, "chunk_count": doc.chunk_count},
+                "passages": passages, "frameworks": [(fw, its) for fw, its in frameworks if its],
+                "reason_codes": [r.value for r in ReasonCode]}
+
+
+@router.get("/documents/{document_id}")
+def review_page(request: Request, document_id: str) -> Response:
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    _require(session, READ)
+    ctx = _review_context(request.app.state.db, request.app.state.catalog, session.principal.tenant_id, document_id)
+    return _page(request, "review.html", session, **ctx)
+
+
+@router.post("/suggestions/{suggestion_id}/decision")
+async def decide(request: Request, suggestion_id: str, decision: str = Form(...), reason_code: str = Form(""),
+                 comment: str = Form("", max_length=2000), csrf: str = Form("")) -> Response:
+    """Confirm or reject from the review page: the API's decision service, then back to the page (303)."""
+    from review.decisions import decide as decide_service
+
+    session = _session(request)
+    check_csrf(session, csrf or request.headers.get(CSRF_HEADER))
+    _require(session, REVIEW)
+    rt = request.app.state.runtime
+    out = await run_in_threadpool(lambda: decide_service(
+        db=rt.db, principal=session.principal, suggestion_id=suggestion_id, decision=decision,
+        reason_code=reason_code or None, comment=comment or None, four_eyes=rt.settings.four_eyes))
+    if request.headers.get(CSRF_HEADER):   # the page's script: answer with the decision, it updates in place
+        return security_headers(JSONResponse(out, status_code=201))
+    with rt.db.session() as s:
+        doc_id = s.get(Suggestion, suggestion_id).document_id
+    return security_headers(RedirectResponse(f"/ui/documents/{doc_id}#s-{suggestion_id}", status_code=303))
