@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from api.deps import READ, REVIEW, UPLOAD, Allow
+from api.deps import EXPORT, READ, REVIEW, UPLOAD, Allow
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Chunk, Document, Suggestion
 from core.scoping import tenant_document
@@ -181,8 +181,10 @@ def review_page(request: Request, document_id: str) -> Response:
     except ClausewiseError:
         return _to_login(request)
     _require(session, READ)
-    ctx = _review_context(request.app.state.db, request.app.state.catalog, session.principal.tenant_id, document_id)
-    return _page(request, "review.html", session, **ctx)
+    catalog = request.app.state.catalog
+    ctx = _review_context(request.app.state.db, catalog, session.principal.tenant_id, document_id)
+    controls = {fw: [(c.id, c.title) for c in catalog.frameworks[fw].requirements()] for fw in FRAMEWORK_ORDER}
+    return _page(request, "review.html", session, controls=controls, **ctx)
 
 
 @router.post("/suggestions/{suggestion_id}/decision")
@@ -203,3 +205,109 @@ async def decide(request: Request, suggestion_id: str, decision: str = Form(...)
     with rt.db.session() as s:
         doc_id = s.get(Suggestion, suggestion_id).document_id
     return security_headers(RedirectResponse(f"/ui/documents/{doc_id}#s-{suggestion_id}", status_code=303))
+
+
+@router.post("/documents/{document_id}/mappings")
+async def add_mapping(request: Request, document_id: str) -> Response:
+    """A mapping the classifier missed, from text the reviewer selected on the review page (JSON from ui.js)."""
+    from review.decisions import add_mapping as add_mapping_service
+
+    session = _session(request)
+    check_csrf(session, request.headers.get(CSRF_HEADER))
+    _require(session, REVIEW)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ClausewiseError(ErrorCode.validation_error, "send the mapping as JSON") from None
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k).strip()
+                                             for k in ("framework", "control_id", "quote")):
+        raise ClausewiseError(ErrorCode.validation_error, "framework, control_id and quote are required")
+    rt = request.app.state.runtime
+    out = await run_in_threadpool(lambda: add_mapping_service(
+        db=rt.db, catalog=request.app.state.catalog, principal=session.principal, document_id=document_id,
+        framework=body["framework"], control_id=body["control_id"].strip(), quote=body["quote"][:5000],
+        char_start=None, char_end=None, comment=(body.get("comment") or None)))
+    return security_headers(JSONResponse(out, status_code=201))
+
+
+@router.get("/queue")
+def queue_page(request: Request, framework: str | None = None, band: str | None = None) -> Response:
+    """The review queue: coverage gaps first, then the most uncertain; filter by framework and confidence band."""
+    from review.queue import review_queue
+
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    _require(session, REVIEW)
+    q = review_queue(db=request.app.state.db, catalog=request.app.state.catalog,
+                     tenant_id=session.principal.tenant_id, framework=framework or None, limit=500)
+    bands = {"low": (0.0, 0.4), "mid": (0.4, 0.7), "high": (0.7, 1.01)}
+    items = [i for i in q["items"] if band not in bands or bands[band][0] <= i["confidence"] < bands[band][1]]
+    return _page(request, "queue.html", session, queue=q, items=items[:100], framework=framework, band=band,
+                 frameworks=FRAMEWORK_ORDER)
+
+
+@router.get("/coverage")
+def coverage_page(request: Request, framework: str = "ISO-IEC-42001-2023", period_start: str | None = None,
+                  period_end: str | None = None) -> Response:
+    """Per framework, every control coloured by its evidence; a control opens its quotes and crosswalk neighbours."""
+    from api.routes.review import _date
+    from review.coverage import coverage
+
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    _require(session, READ)
+
+    cov = coverage(db=request.app.state.db, catalog=request.app.state.catalog,
+                   tenant_id=session.principal.tenant_id, framework=framework,
+                   period_start=_date(period_start, "period_start"),
+                   period_end=_date(period_end, "period_end"))
+    catalog = request.app.state.catalog
+    neighbours = {it["control_id"]: [(p[-1].to_framework, p[-1].to_id) for p in
+                                     catalog.neighbours(framework, it["control_id"])][:8] for it in cov["items"]}
+    return _page(request, "coverage.html", session, cov=cov, framework=framework, frameworks=FRAMEWORK_ORDER,
+                 neighbours=neighbours, period_start=period_start or "", period_end=period_end or "")
+
+
+@router.get("/audit")
+def audit_page(request: Request) -> Response:
+    """Ledger verification and chain head, and the exports as downloads (auditors and admins)."""
+    from review import exports, ledger
+
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    _require(session, EXPORT)
+    db, tenant = request.app.state.db, session.principal.tenant_id
+    return _page(request, "audit.html", session, verification=ledger.verify(db, tenant).public(),
+                 head=exports.ledger_head(db, tenant))
+
+
+@router.get("/exports/{name}")
+def export_download(request: Request, name: str) -> Response:
+    """`mappings.csv`, `mappings.json` or `oscal.json` as a download, built by the API's export services."""
+    import json
+
+    from review import exports
+    from review.coverage import confirmed_mappings
+
+    session = _session(request)
+    _require(session, EXPORT)
+    db, tenant, catalog = request.app.state.db, session.principal.tenant_id, request.app.state.catalog
+    rows = confirmed_mappings(db=db, catalog=catalog, tenant_id=tenant)
+    if name == "mappings.csv":
+        body, media = exports.to_csv(rows), "text/csv"
+    elif name == "mappings.json":
+        body, media = json.dumps(exports.to_json(rows, db=db, tenant_id=tenant, catalog=catalog), indent=1), \
+            "application/json"
+    elif name == "oscal.json":
+        body, media = json.dumps(exports.to_oscal(rows, db=db, tenant_id=tenant, catalog=catalog), indent=1), \
+            "application/json"
+    else:
+        raise ClausewiseError(ErrorCode.validation_error, "exports are mappings.csv, mappings.json, oscal.json")
+    return security_headers(Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="clausewise-{name}"'}))

@@ -160,3 +160,34 @@ class _Api:
 
     def get(self, path):
         return self.c.get(path, headers=self.h)
+
+
+def test_queue_coverage_audit_pages_follow_the_api_roles(ui, eager_settings):
+    api = bearer(make_key(eager_settings, "admin"))
+    up = ui.post("/v1/documents", headers=api, files={"file": ("waf.log", HOSTILE_LOG, "text/plain")})
+    doc_id = up.json()["document_id"]
+    wait_for_document(_Api(ui, api), doc_id)
+    pending = ui.get("/v1/review-queue?limit=500", headers=api).json()["total_pending"]
+
+    _sign_in(ui, make_key(eager_settings, "reviewer"))
+    queue = ui.get("/ui/queue")
+    assert queue.status_code == 200 and f"{pending} undecided" in queue.text
+    assert queue.text.count("<tr data-suggestion-id=") == min(pending, 100)
+    cov = ui.get("/ui/coverage?framework=NIST-CSF-2.0")
+    assert cov.status_code == 200 and cov.text.count('<details class="cell') == 106
+    assert ui.get("/ui/coverage?framework=nope").status_code == 404
+    assert ui.get("/ui/audit").status_code == 403 and ui.get("/ui/exports/mappings.csv").status_code == 403
+    page = ui.get(f"/ui/documents/{doc_id}")
+    mapping = {"framework": "OWASP-NHI-TOP10-2025", "control_id": "NHI1", "quote": "service account key rotated"}
+    assert ui.post(f"/ui/documents/{doc_id}/mappings", json=mapping).status_code == 403   # no CSRF token
+    made = ui.post(f"/ui/documents/{doc_id}/mappings", json=mapping, headers={"x-csrf-token": _csrf(page.text)})
+    assert made.status_code == 201, made.text
+
+    _sign_in(ui, make_key(eager_settings, "auditor"))
+    assert ui.get("/ui/queue").status_code == 403
+    audit = ui.get("/ui/audit")
+    assert audit.status_code == 200 and "Verified: 1 decisions" in audit.text
+    csv = ui.get("/ui/exports/mappings.csv")
+    assert csv.status_code == 200 and "NHI1" in csv.text and "service account key rotated" in csv.text
+    assert csv.headers["content-disposition"] == 'attachment; filename="clausewise-mappings.csv"'
+    assert ui.get("/ui/exports/passwd").status_code == 422

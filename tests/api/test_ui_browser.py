@@ -99,11 +99,43 @@ def test_a_reviewer_uploads_reviews_and_decides_in_the_browser(browser, served, 
     # decisions survive a reload (server-rendered state)
     page.reload()
     assert page.locator(f'li.suggestion.decided-confirm[data-suggestion-id="{sid}"]').count() == 1
+    # add a mapping by selecting a sentence in the text and picking a control
+    sentence = "Unused non-human identities are disabled after 60 days."
+    page.evaluate("""(sentence) => {
+        const walker = document.createTreeWalker(document.querySelector("article.text"), NodeFilter.SHOW_TEXT);
+        let node;
+        while ((node = walker.nextNode())) {
+          const at = node.textContent.indexOf(sentence);
+          if (at >= 0) {
+            const range = document.createRange();
+            range.setStart(node, at); range.setEnd(node, at + sentence.length);
+            const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+            return;
+          }
+        }
+        throw new Error("sentence not found");
+    }""", sentence)
+    page.wait_for_selector("#add-mapping .selected:has-text('Selected:')")
+    page.select_option("#add-mapping select[name=framework]", "OWASP-NHI-TOP10-2025")
+    page.fill("#add-mapping input[name=control_id]", "NHI1")
+    page.click("#add-mapping button[type=submit]")
+    page.wait_for_selector("#add-mapping .selected.ok")
+    # coverage shows the control confirmed
+    page.goto(f"{served.url}/ui/coverage?framework=OWASP-NHI-TOP10-2025")
+    assert page.get_attribute('details[data-control-id="NHI1"]', "data-status") == "confirmed"
+    # the CSV export downloads and holds the quote; the ledger verifies
+    page.goto(f"{served.url}/ui/audit")
+    assert "Verified: 3 decisions" in page.inner_text("#ledger-status")
+    with page.expect_download() as dl:
+        page.click("a[href='/ui/exports/mappings.csv']")
+    csv_text = open(dl.value.path(), encoding="utf-8").read()
+    assert sentence in csv_text and "NHI1" in csv_text
     assert page.dialogs == [] and {urlparse(u).netloc for u in page.requests} == {urlparse(served.url).netloc}
     assert served.http.get("/v1/ledger/verify").json()["ok"] is True
 
 
 def test_an_uploader_sees_no_decision_controls(browser, served):
+    """And an auditor: the audit page and exports, no decisions."""
     doc = served.upload("uploader-view.txt", POLICY.replace(b"30 days", b"45 days"))
     served.wait_document(doc["document_id"], timeout=240)
     page = _page(browser, served, _key(served, "uploader"))
@@ -116,6 +148,14 @@ def test_an_uploader_sees_no_decision_controls(browser, served):
     page.keyboard.press("a")
     page.wait_for_timeout(500)
     assert len(page.requests) == before
+    assert page.goto(f"{served.url}/ui/audit").status == 403
+    auditor = _page(browser, served, _key(served, "auditor"))
+    auditor.goto(f"{served.url}/ui/documents/{doc['document_id']}")
+    assert auditor.locator("form.decide").count() == 0
+    assert auditor.goto(f"{served.url}/ui/audit").status == 200
+    with auditor.expect_download() as dl:
+        auditor.click("a[href='/ui/exports/mappings.json']")
+    assert dl.value.suggested_filename == "clausewise-mappings.json"
 
 
 def test_a_hostile_document_runs_nothing_and_loads_nothing(browser, served):

@@ -140,4 +140,38 @@
     e.preventDefault();
   });
   if (items.length) select(0);
+
+  // ---- add a mapping: the passage the reviewer selected in the text, a control picked from the catalog ----
+  const add = document.getElementById("add-mapping");
+  const text = document.querySelector("article.text");
+  let selected = "";
+  if (add && text) {
+    const shown = add.querySelector(".selected");
+    document.addEventListener("selectionchange", () => {
+      const sel = window.getSelection();
+      if (!sel || sel.isCollapsed || !text.contains(sel.anchorNode)) return;
+      selected = sel.toString().trim();
+      shown.textContent = selected ? "Selected: “" + selected.slice(0, 160) + (selected.length > 160 ? "…" : "") + "”"
+                                   : "No passage selected.";
+    });
+    add.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!selected) { shown.textContent = "Select a passage in the text first."; return; }
+      const body = {framework: add.querySelector("select[name=framework]").value,
+                    control_id: add.querySelector("input[name=control_id]").value.trim(), quote: selected};
+      const r = await fetch("/ui/documents/" + encodeURIComponent(add.dataset.documentId) + "/mappings", {
+        method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+        headers: {"X-CSRF-Token": csrf, "Content-Type": "application/json"}});
+      const j = await r.json().catch(() => ({}));
+      shown.textContent = r.ok ? "Added " + body.control_id + " (confirmed by you)."
+                               : "Refused: " + (j.error_code || r.status) + " " + (j.detail || "");
+      shown.className = r.ok ? "selected ok" : "selected error";
+    });
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "/" && !e.target.closest("input, select, textarea")) {
+      const box = document.querySelector("#add-mapping input[name=control_id]");
+      if (box) { e.preventDefault(); box.focus(); }
+    }
+  });
 })();
