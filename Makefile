@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --find-links $(WHEELS) --only-binary llama-cpp-python -e '.[test,llm]'
 	touch $(STAMP)
 
-.PHONY: install run test lint browser
+.PHONY: install run test lint browser screenshots
 install: $(STAMP)
 
 # The web UI's browser tests drive Debian's chromium through Playwright (executable_path: Playwright cannot download
@@ -38,3 +38,7 @@ lint: $(STAMP)
 
 test: lint browser
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# PNGs of every web UI page at 1280x800 from a seeded demo workspace (docs/screenshots/, shown in the README)
+screenshots: $(STAMP) browser
+	$(VENV)/bin/python tests/screenshots.py

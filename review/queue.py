@@ -11,7 +11,7 @@ from catalog import Catalog
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Document, Suggestion
-from review.decisions import CONFIRMED, REVIEWER_RUN, latest_decisions
+from review.decisions import CONFIRMED, REVIEWER_RUN
 
 NEAR_DUPLICATE_JACCARD = 0.8
 
@@ -30,44 +30,83 @@ def _tokens(text: str | None) -> set[str]:
     return set(re.findall(r"[a-z0-9]{3,}", (text or "").lower()))
 
 
+_SALTS = (0x5BD1E995, 0x27D4EB2F, 0x165667B1, 0x61C88647)
+_MASK = (1 << 61) - 1
+WINDOW_MIN = 1000   # light rows read past the page, so near-duplicates of what is shown are folded into it
+
+
+def _current(q, tenant_id: str, framework: str | None):
+    q = q.join(Document, Document.id == Suggestion.document_id).where(
+        Suggestion.tenant_id == tenant_id, Document.tenant_id == tenant_id,
+        (Suggestion.run_id == Document.classification_run_id) | (Suggestion.run_id == REVIEWER_RUN))
+    return q.where(Suggestion.framework == framework) if framework else q
+
+
 def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: str | None = None,
-                 limit: int = 50) -> dict:
+                 limit: int = 50, offset: int = 0) -> dict:
     """Undecided suggestions, gaps first (controls with no confirmed evidence), then the most uncertain.
 
     Near-duplicate evidence for one control (quotes whose word sets overlap >= 80 %) is collapsed into one item
-    that lists the others, so a reviewer reads the same log line once.
+    that lists the others, so a reviewer reads the same log line once. The database orders the undecided rows and
+    reads a window of light rows (the page and at least 1,000 past it) for collapsing; only the page is read in
+    full, so a queue of tens of thousands answers in milliseconds. `collapsed` counts the duplicates folded within
+    that window; `total_pending` is exact.
     """
+    from sqlalchemy import case, func, literal, tuple_
+
     from classifiers.suggest import suggestion_public
+    from review.models import Decision
 
     if framework is not None and framework not in catalog.frameworks:
         raise ClausewiseError(ErrorCode.framework_not_found, f"unknown framework {framework!r}")
     with db.session() as s:
-        latest = latest_decisions(s, tenant_id)
-        rows = current_suggestions(s, tenant_id, framework)
-    confirmed = {(sg.framework, sg.control_id) for sg, _ in rows
-                 if sg.id in latest and latest[sg.id].decision in CONFIRMED}
-    pending = [(sg, doc) for sg, doc in rows if sg.id not in latest]
-
-    def priority(item):
-        sg, _ = item
-        gap = (sg.framework, sg.control_id) not in confirmed
-        uncertainty = 1.0 - abs(2.0 * sg.confidence - 1.0)
-        return (0 if gap else 1, -round(uncertainty, 6), sg.rank, sg.id)
-
-    pending.sort(key=priority)
+        latest: dict[str, str] = {}
+        for sid, decision in s.execute(select(Decision.suggestion_id, Decision.decision)
+                                       .where(Decision.tenant_id == tenant_id).order_by(Decision.seq)):
+            latest[sid] = decision
+        confirmed_ids = [sid for sid, d in latest.items() if d in CONFIRMED]
+        confirmed: set[tuple[str, str]] = set()
+        for i in range(0, len(confirmed_ids), 500):
+            confirmed.update(s.execute(select(Suggestion.framework, Suggestion.control_id)
+                                       .where(Suggestion.id.in_(confirmed_ids[i:i + 500]))).tuples())
+        undecided = ~select(Decision.id).where(Decision.suggestion_id == Suggestion.id).exists()
+        total = s.scalar(_current(select(func.count(Suggestion.id)), tenant_id, framework).where(undecided))
+        gap_last = case((tuple_(Suggestion.framework, Suggestion.control_id).in_(sorted(confirmed)), 1), else_=0) \
+            if confirmed else literal(0)
+        window = max(4 * (offset + limit), offset + limit + WINDOW_MIN)
+        q = _current(select(Suggestion.id, Suggestion.framework, Suggestion.control_id, Suggestion.confidence,
+                            Suggestion.quote, Suggestion.document_id, Document.filename), tenant_id, framework)
+        rows = s.execute(q.where(undecided).order_by(
+            gap_last, func.abs(2.0 * Suggestion.confidence - 1.0), Suggestion.rank, Suggestion.id).limit(window)).all()
     groups: list[dict] = []
-    by_control: dict[tuple[str, str], list[tuple[dict, set[str]]]] = defaultdict(list)
-    for sg, doc in pending:
-        toks = _tokens(sg.quote)
-        twin = next((g for g, gt in by_control[(sg.framework, sg.control_id)]
-                     if toks and gt and len(toks & gt) / len(toks | gt) >= NEAR_DUPLICATE_JACCARD), None)
+    # candidates by min-hash (LSH): a set at Jaccard >= 0.8 shares a given min-hash with probability >= 0.8, one
+    # of four with >= 0.998; each candidate is then checked exactly, so nothing is collapsed wrongly
+    buckets: dict[tuple, list[tuple[dict, frozenset[str]]]] = defaultdict(list)
+    for r in rows:
+        toks = frozenset(_tokens(r.quote))
+        keys = [(r.framework, r.control_id, salt, min((hash(t) ^ salt) & _MASK for t in toks))
+                for salt in _SALTS] if toks else []
+        twin = None
+        for key in keys:
+            twin = next((g for g, gt in buckets[key]
+                         if len(toks & gt) / len(toks | gt) >= NEAR_DUPLICATE_JACCARD), None)
+            if twin is not None:
+                break
         if twin is not None:
-            twin["duplicates"].append({"suggestion_id": sg.id, "document_id": doc.id, "filename": doc.filename})
+            twin["duplicates"].append({"suggestion_id": r.id, "document_id": r.document_id, "filename": r.filename})
             continue
-        gap = (sg.framework, sg.control_id) not in confirmed
-        entry = {**suggestion_public(sg, catalog.control(sg.framework, sg.control_id).title),
-                 "filename": doc.filename, "coverage_gap": gap,
-                 "uncertainty": round(1.0 - abs(2.0 * sg.confidence - 1.0), 4), "duplicates": []}
-        by_control[(sg.framework, sg.control_id)].append((entry, toks))
+        entry = {"row": r, "duplicates": []}
+        for key in keys:
+            buckets[key].append((entry, toks))
         groups.append(entry)
-    return {"total_pending": len(pending), "items": groups[:limit], "collapsed": len(pending) - len(groups)}
+    page = groups[offset: offset + limit]
+    with db.session() as s:
+        full = {sg.id: sg for sg in s.scalars(select(Suggestion).where(Suggestion.id.in_([g["row"].id for g in page])))}
+        items = []
+        for g in page:
+            r, sg = g["row"], full[g["row"].id]
+            items.append({**suggestion_public(sg, catalog.control(r.framework, r.control_id).title),
+                          "filename": r.filename, "coverage_gap": (r.framework, r.control_id) not in confirmed,
+                          "uncertainty": round(1.0 - abs(2.0 * r.confidence - 1.0), 4),
+                          "duplicates": g["duplicates"]})
+    return {"total_pending": total, "items": items, "collapsed": len(rows) - len(groups), "offset": offset}

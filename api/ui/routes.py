@@ -231,8 +231,9 @@ async def add_mapping(request: Request, document_id: str) -> Response:
 
 
 @router.get("/queue")
-def queue_page(request: Request, framework: str | None = None, band: str | None = None) -> Response:
-    """The review queue: coverage gaps first, then the most uncertain; filter by framework and confidence band."""
+def queue_page(request: Request, framework: str | None = None, band: str | None = None, page: int = 1) -> Response:
+    """The review queue, 50 a page: coverage gaps first, then the most uncertain; filter by framework and
+    confidence band (within the page)."""
     from review.queue import review_queue
 
     try:
@@ -240,12 +241,14 @@ def queue_page(request: Request, framework: str | None = None, band: str | None 
     except ClausewiseError:
         return _to_login(request)
     _require(session, REVIEW)
+    page = max(page, 1)
     q = review_queue(db=request.app.state.db, catalog=request.app.state.catalog,
-                     tenant_id=session.principal.tenant_id, framework=framework or None, limit=500)
+                     tenant_id=session.principal.tenant_id, framework=framework or None, limit=50,
+                     offset=(page - 1) * 50)
     bands = {"low": (0.0, 0.4), "mid": (0.4, 0.7), "high": (0.7, 1.01)}
     items = [i for i in q["items"] if band not in bands or bands[band][0] <= i["confidence"] < bands[band][1]]
-    return _page(request, "queue.html", session, queue=q, items=items[:100], framework=framework, band=band,
-                 frameworks=FRAMEWORK_ORDER)
+    return _page(request, "queue.html", session, queue=q, items=items, framework=framework or "", band=band or "",
+                 frameworks=FRAMEWORK_ORDER, page=page, more=len(q["items"]) == 50)
 
 
 @router.get("/coverage")

@@ -172,7 +172,7 @@ def test_queue_coverage_audit_pages_follow_the_api_roles(ui, eager_settings):
     _sign_in(ui, make_key(eager_settings, "reviewer"))
     queue = ui.get("/ui/queue")
     assert queue.status_code == 200 and f"{pending} undecided" in queue.text
-    assert queue.text.count("<tr data-suggestion-id=") == min(pending, 100)
+    assert queue.text.count("<tr data-suggestion-id=") == min(pending, 50)
     cov = ui.get("/ui/coverage?framework=NIST-CSF-2.0")
     assert cov.status_code == 200 and cov.text.count('<details class="cell') == 106
     assert ui.get("/ui/coverage?framework=nope").status_code == 404

@@ -1,0 +1,62 @@
+"""`make screenshots`: PNGs of every web UI page at 1280x800 from a seeded demo workspace.
+
+Starts `clausewise serve` on a fresh data directory, uploads a few realistic evidence files of the shipped
+development set (eval/datasets/files), confirms and rejects a few suggestions through the API, then drives the
+system's Chromium (Playwright, executable_path) over the pages and writes docs/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "api")]
+
+DEMO_FILES = ["KHA-AIMS-DOC-001_AIMS_scope_statement_v1.2.txt", "jira_SECOPS-842_rotate_transcription_sp_secret.json",
+              "MR-2025-02_AIMS_Management_Review_Minutes_2025-12-09.docx", "vault_audit_kha-vault-prod_2026-01-19.jsonl"]
+
+
+def main(out: Path = ROOT / "docs" / "screenshots") -> int:
+    from playwright.sync_api import sync_playwright
+    from test_serve import Served
+
+    out.mkdir(parents=True, exist_ok=True)
+    src = ROOT / "eval" / "datasets" / "files"
+    with tempfile.TemporaryDirectory() as tmp:
+        served = Served(Path(tmp))
+        try:
+            docs = [served.upload(name, (src / name).read_bytes())["document_id"] for name in DEMO_FILES]
+            for d in docs:
+                served.wait_document(d, timeout=300)
+            items = served.http.get(f"/v1/documents/{docs[1]}/suggestions").json()["items"]
+            served.http.post(f"/v1/suggestions/{items[0]['suggestion_id']}/decisions", json={"decision": "confirm"})
+            served.http.post(f"/v1/suggestions/{items[1]['suggestion_id']}/decisions",
+                             json={"decision": "reject", "reason_code": "partial", "comment": "rotation only"})
+            chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+                page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+                page.goto(served.url + "/ui/login")
+                page.screenshot(path=str(out / "login.png"))
+                page.fill("input[name=api_key]", served.key)
+                page.click("button[type=submit]")
+                page.wait_for_url(served.url + "/ui/")
+                shots = [("documents", "/ui/"), ("review", f"/ui/documents/{docs[1]}"),
+                         ("review-minutes", f"/ui/documents/{docs[2]}"), ("queue", "/ui/queue"),
+                         ("coverage", "/ui/coverage?framework=ISO-IEC-42001-2023"), ("audit", "/ui/audit")]
+                for name, path in shots:
+                    page.goto(served.url + path)
+                    page.wait_for_load_state("networkidle")
+                    page.screenshot(path=str(out / f"{name}.png"))
+                    print(f"wrote {out / name}.png")
+                browser.close()
+        finally:
+            served.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
