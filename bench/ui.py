@@ -4,8 +4,9 @@
 
 Seeds a fresh SQLite workspace directly (no model): one document of `--chunks` passages (10 per page) with a
 classification run of `--suggestions` suggestions, and `--queue` undecided suggestions spread over 200 more
-documents, each on a passage of its own (distinct words, so the queue collapses nothing). Then times GET /ui/documents/{id} and GET /ui/queue in-process (the app, its session check, the
-service calls and the template; no network), after one warm-up request each; p50/p95 over `--repeat`.
+documents, each on a passage of its own (distinct words, so the queue collapses nothing). Then times
+GET /ui/documents/{id} and GET /ui/queue in-process (the app, its session check, the service calls and the
+template; no network), after one warm-up request each; p50/p95 over `--repeat`.
 """
 
 from __future__ import annotations

@@ -15,8 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "api")]
 
-DEMO_FILES = ["KHA-AIMS-DOC-001_AIMS_scope_statement_v1.2.txt", "jira_SECOPS-842_rotate_transcription_sp_secret.json",
-              "MR-2025-02_AIMS_Management_Review_Minutes_2025-12-09.docx", "vault_audit_kha-vault-prod_2026-01-19.jsonl"]
+DEMO_FILES = ["KHA-AIMS-DOC-001_AIMS_scope_statement_v1.2.txt",
+              "jira_SECOPS-842_rotate_transcription_sp_secret.json",
+              "MR-2025-02_AIMS_Management_Review_Minutes_2025-12-09.docx",
+              "vault_audit_kha-vault-prod_2026-01-19.jsonl"]
 
 
 def main(out: Path = ROOT / "docs" / "screenshots") -> int:
