@@ -281,3 +281,4 @@ class ClassifyOut(_Out):
 
     run_id: str
     suggestions: int
+    genre: str | None = None   # the kind of document read from its title lines (catalog/data/genres.json)

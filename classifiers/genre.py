@@ -57,8 +57,8 @@ def _looks_like_title(line: str) -> bool:
 
 def title_lines(chunk_texts: list[str], n: int = 3) -> list[str]:
     """What the document calls itself: its first lines while they read as headings (a breadcrumb, a title, a
-    subtitle; a ticket's key, type and summary). None for text that opens with a sentence: a fragment of prose
-    has no genre."""
+    subtitle; a ticket's key, type and summary). Nothing for text that opens with a sentence: a fragment of
+    prose has no genre."""
     out: list[str] = []
     for line in (chunk_texts[0].splitlines() if chunk_texts else []):
         line = _SPACE.sub(" ", line).strip()
@@ -84,10 +84,6 @@ def ticket_type(chunk_texts: list[str]) -> list[str]:
         if m:
             out.append(m.group(1).strip())
     return out[:3]
-
-
-def document_title(chunk_texts: list[str]) -> str:
-    return " ".join(title_lines(chunk_texts))
 
 
 def genre_similarities(index, vectors: np.ndarray) -> np.ndarray:

@@ -222,7 +222,7 @@ def suggest_document(*, db, vectors, classifier: Classifier, tenant_id: str, doc
                 prompt_version=d.prompt_version))
         s.get(Document, document_id).classification_run_id = run_id
     out = {"run_id": run_id, "suggestions": len(drafts), "seconds": round(result.seconds, 4),
-           "classifier_version": classifier.version}
+           "classifier_version": classifier.version, "genre": result.extra.get("genre")}
     if llm_stats is not None:
         out["llm"] = llm_stats
     return out

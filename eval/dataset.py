@@ -38,9 +38,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _group(source: str) -> str:
-    """Items from one repository or site share a group, so cross-validation never trains on a sibling.
-
-    Files of a realistic set (no `source`) are one group: the set's folder, one company and one writer."""
+    """Items from one repository or site share a group, so cross-validation never trains on a sibling."""
     m = re.search(r"github\.com/([^/]+/[^/]+)", source or "")
     return m.group(1) if m else (source or "")[:80]
 
@@ -99,8 +97,9 @@ def _cached(key: str, make):
 def load(path: Path, embedder, *, progress: bool = False, cache: bool = False) -> list[Item]:
     """Read a labelled set and turn each item into chunks and vectors the way ingestion would.
 
-    `cache` keeps each item's chunks and vectors in ~/.cache/clausewise/eval, keyed by its content, the embedding
-    model and the ingest code (eval.ablation scores many variants of the same sets).
+    Files of a realistic set (items with `file` and no `source`) are one group: the set's folder, one company
+    and one writer. `cache` keeps each item's chunks and vectors in ~/.cache/clausewise/eval, keyed by its name
+    and content, the embedding model and the ingest code (eval.ablation scores many variants of the same sets).
     """
     from ingest.partition import use_offline_nlp
 
@@ -121,7 +120,8 @@ def load(path: Path, embedder, *, progress: bool = False, cache: bool = False) -
 
         if cache:
             content = (path.parent / r["file"]).read_bytes() if r.get("file") else r["text"].encode()
-            key = hashlib.sha256(b"\0".join([embedder.id.encode(), code.encode(), content])).hexdigest()[:32]
+            name = (r.get("file") or "").encode()   # the name's extension is part of how a file is read
+            key = hashlib.sha256(b"\0".join([embedder.id.encode(), code.encode(), name, content])).hexdigest()[:32]
             texts, vectors, kind = _cached(key, make)
         else:
             texts, vectors, kind = make()

@@ -148,9 +148,13 @@ def _review_context(db, catalog, tenant_id: str, document_id: str) -> dict:
                                                   Suggestion.run_id == (doc.classification_run_id or ""))
                          .order_by(Suggestion.framework, Suggestion.rank)).all()
         latest: dict[str, Decision] = {}   # the effective (latest) decision per suggestion of this run
+        history: dict[str, list[dict]] = {}
         for d in s.scalars(select(Decision).where(Decision.tenant_id == tenant_id,
                                                   Decision.document_id == doc.id).order_by(Decision.seq)):
             latest[d.suggestion_id] = d
+            history.setdefault(d.suggestion_id, []).append({
+                "decision": d.decision.value, "reason_code": d.reason_code.value if d.reason_code else None,
+                "comment": d.comment, "actor": d.actor, "at": d.created_at.isoformat()[:16] if d.created_at else ""})
         by_chunk: dict[str, list[str]] = {}
         items = []
         for sg in sugg:
@@ -163,7 +167,8 @@ def _review_context(db, catalog, tenant_id: str, document_id: str) -> dict:
                 "chunk_id": sg.chunk_id, "crosswalk": sg.crosswalk_path, "relationship": sg.relationship,
                 "llm": {"verdict": sg.llm_verdict, "rationale": sg.llm_rationale} if sg.llm_verdict else None,
                 "decision": d.decision.value if d else None,
-                "reason_code": d.reason_code.value if d and d.reason_code else None})
+                "reason_code": d.reason_code.value if d and d.reason_code else None,
+                "history": history.get(sg.id, [])})
         passages = [{"id": c.id, "idx": c.idx, "text": c.text, "page": c.page, "line_start": c.line_start,
                      "line_end": c.line_end, "record": c.record_start, "suggestions": by_chunk.get(c.id, [])}
                     for c in chunks]

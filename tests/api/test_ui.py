@@ -126,6 +126,14 @@ def test_roles_shape_the_page_and_the_server_refuses_the_rest(ui, eager_settings
     ok = ui.post(f"/ui/suggestions/{sid}/decision", data={"decision": "confirm", "csrf": _csrf(page.text)})
     assert ok.status_code == 303 and ok.headers["location"] == f"/ui/documents/{doc_id}#s-{sid}"
     assert ui.get(f"/v1/suggestions/{sid}", headers=api).json()["decisions"][-1]["decision"] == "confirm"
+    # a later reject supersedes it; the page shows both in its history, the latest as the state
+    page = ui.get(f"/ui/documents/{doc_id}")
+    ui.post(f"/ui/suggestions/{sid}/decision", data={"decision": "reject", "reason_code": "stale",
+                                                     "comment": "<b>superseded</b>", "csrf": _csrf(page.text)})
+    item = ui.get(f"/ui/documents/{doc_id}").text.split(f'id="s-{sid}"', 1)[1].split("</li>\n", 1)[0]
+    assert "decided-reject" in ui.get(f"/ui/documents/{doc_id}").text.split(f'id="s-{sid}"')[0][-200:]
+    assert "history (2)" in item and ": confirm" in item and ": reject (stale)" in item
+    assert "&lt;b&gt;superseded&lt;/b&gt;" in item
 
 
 def test_a_hostile_document_is_rendered_as_text_with_its_passages_marked(ui, eager_settings):
