@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 
@@ -30,8 +31,6 @@ def _tokens(text: str | None) -> set[str]:
     return set(re.findall(r"[a-z0-9]{3,}", (text or "").lower()))
 
 
-_SALTS = (0x5BD1E995, 0x27D4EB2F, 0x165667B1, 0x61C88647)
-_MASK = (1 << 61) - 1
 WINDOW_MIN = 1000   # light rows read past the page, so near-duplicates of what is shown are folded into it
 
 
@@ -48,7 +47,8 @@ def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: s
 
     Near-duplicate evidence for one control (quotes whose word sets overlap >= 80 %) is collapsed into one item
     that lists the others, so a reviewer reads the same log line once. The database orders the undecided rows and
-    reads a window of light rows (the page and at least 1,000 past it) for collapsing; only the page is read in
+    reads a window of light rows (the page and at least 1,000 past it) for collapsing (prefix-filtered candidates,
+    checked exactly); only the page is read in
     full, so a queue of tens of thousands answers in milliseconds. `collapsed` counts the duplicates folded within
     that window; `total_pending` is exact.
     """
@@ -79,25 +79,31 @@ def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: s
         rows = s.execute(q.where(undecided).order_by(
             gap_last, func.abs(2.0 * Suggestion.confidence - 1.0), Suggestion.rank, Suggestion.id).limit(window)).all()
     groups: list[dict] = []
-    # candidates by min-hash (LSH): a set at Jaccard >= 0.8 shares a given min-hash with probability >= 0.8, one
-    # of four with >= 0.998; each candidate is then checked exactly, so nothing is collapsed wrongly
-    buckets: dict[tuple, list[tuple[dict, frozenset[str]]]] = defaultdict(list)
+    # candidates by prefix filtering (exact, deterministic): two sets at Jaccard >= t share a token among the first
+    # |A| - ceil(t * |A|) + 1 of each in one fixed order; each candidate is then checked exactly
+    index: dict[tuple, list[tuple[dict, frozenset[str]]]] = defaultdict(list)
     for r in rows:
         toks = frozenset(_tokens(r.quote))
-        keys = [(r.framework, r.control_id, salt, min((hash(t) ^ salt) & _MASK for t in toks))
-                for salt in _SALTS] if toks else []
+        ordered = sorted(toks)
+        prefix = ordered[: len(ordered) - math.ceil(NEAR_DUPLICATE_JACCARD * len(ordered)) + 1] if ordered else []
+        seen: set[int] = set()
         twin = None
-        for key in keys:
-            twin = next((g for g, gt in buckets[key]
-                         if len(toks & gt) / len(toks | gt) >= NEAR_DUPLICATE_JACCARD), None)
+        for t in prefix:
+            for g, gt in index[(r.framework, r.control_id, t)]:
+                if id(g) in seen:
+                    continue
+                seen.add(id(g))
+                if len(toks & gt) / len(toks | gt) >= NEAR_DUPLICATE_JACCARD:
+                    twin = g
+                    break
             if twin is not None:
                 break
         if twin is not None:
             twin["duplicates"].append({"suggestion_id": r.id, "document_id": r.document_id, "filename": r.filename})
             continue
         entry = {"row": r, "duplicates": []}
-        for key in keys:
-            buckets[key].append((entry, toks))
+        for t in prefix:
+            index[(r.framework, r.control_id, t)].append((entry, toks))
         groups.append(entry)
     page = groups[offset: offset + limit]
     with db.session() as s:
