@@ -34,6 +34,13 @@ def _tokens(text: str | None) -> set[str]:
 WINDOW_MIN = 1000   # light rows read past the page, so near-duplicates of what is shown are folded into it
 
 
+def jaccard_prefix(tokens: frozenset[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[str]:
+    """The first |A| - ceil(t |A|) + 1 tokens in sorted order: two sets at Jaccard >= t share one of them."""
+    ordered = sorted(tokens)
+    need = math.ceil(threshold * len(ordered) - 1e-9)   # 0.8 * 15 is 12.000000000000002 in floating point
+    return ordered[: len(ordered) - need + 1] if ordered else []
+
+
 def _current(q, tenant_id: str, framework: str | None):
     q = q.join(Document, Document.id == Suggestion.document_id).where(
         Suggestion.tenant_id == tenant_id, Document.tenant_id == tenant_id,
@@ -48,9 +55,8 @@ def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: s
     Near-duplicate evidence for one control (quotes whose word sets overlap >= 80 %) is collapsed into one item
     that lists the others, so a reviewer reads the same log line once. The database orders the undecided rows and
     reads a window of light rows (the page and at least 1,000 past it) for collapsing (prefix-filtered candidates,
-    checked exactly); only the page is read in
-    full, so a queue of tens of thousands answers in milliseconds. `collapsed` counts the duplicates folded within
-    that window; `total_pending` is exact.
+    checked exactly); only the page is read in full, so a queue of tens of thousands answers in milliseconds.
+    `collapsed` counts the duplicates folded within that window; `total_pending` is exact.
     """
     from sqlalchemy import case, func, literal, tuple_
 
@@ -84,8 +90,7 @@ def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: s
     index: dict[tuple, list[tuple[dict, frozenset[str]]]] = defaultdict(list)
     for r in rows:
         toks = frozenset(_tokens(r.quote))
-        ordered = sorted(toks)
-        prefix = ordered[: len(ordered) - math.ceil(NEAR_DUPLICATE_JACCARD * len(ordered)) + 1] if ordered else []
+        prefix = jaccard_prefix(toks)
         seen: set[int] = set()
         twin = None
         for t in prefix:
