@@ -20,6 +20,7 @@ CASES = {
     "chroma": ["--sizes", "500", "--queries", "5"],
     "ingest": ["--docs", "2", "--pages", "1"],
     "suggest": ["--docs", "2", "--repeat", "1"],
+    "ui": ["--chunks", "30", "--suggestions", "5", "--queue", "400", "--repeat", "1"],
 }
 
 
