@@ -17,23 +17,19 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import or_, select, update
 
 from core.db import Database
-from core.models import Document, DocumentStatus, Job, JobStage, utcnow
+from core.models import Document, DocumentStatus, Job, JobStage, as_utc, utcnow
 
 log = logging.getLogger("clausewise.leases")
 MAX_ATTEMPTS = 3
 REQUEUE_OWNER = "requeue"
 _ACTIVE = (DocumentStatus.queued.value, DocumentStatus.processing.value)
 
-
-def _aware(d: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def owner_id() -> str:
@@ -77,7 +73,7 @@ def claim(db: Database, job_id: str, owner: str, lease_s: float, *, max_attempts
     state, attempts, holder, expires, doc_status = row
     if state not in _ACTIVE or doc_status in (DocumentStatus.indexed.value, DocumentStatus.failed.value):
         return Claim(ClaimOutcome.finished, status=doc_status, attempts=attempts)
-    if expires is not None and holder != REQUEUE_OWNER and _aware(expires) >= now:
+    if expires is not None and holder != REQUEUE_OWNER and as_utc(expires) >= now:
         return Claim(ClaimOutcome.held, attempts=attempts)  # a live holder (perhaps on its last attempt)
     if attempts >= max_attempts:
         return Claim(ClaimOutcome.exhausted, attempts=attempts)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from core.auth import Principal, authenticate
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
-from core.models import ApiKey, Role, UiSession, utcnow
+from core.models import ApiKey, Role, UiSession, as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def session_for(db: Database, token: str | None, *, idle_s: int, max_s: int) -> 
         key = s.get(ApiKey, row.key_id) if row is not None else None
         if row is None or key is None or row.ended_at is not None:
             raise ClausewiseError(ErrorCode.unauthenticated, "the session has ended; sign in again")
-        created, seen = _aware(row.created_at), _aware(row.last_seen_at)
+        created, seen = as_utc(row.created_at), as_utc(row.last_seen_at)
         if key.revoked_at is not None or now - seen > timedelta(seconds=idle_s) or \
                 now - created > timedelta(seconds=max_s):
             row.ended_at = now
@@ -73,9 +73,3 @@ def check_csrf(session: Session, presented: str | None) -> None:
     """403 unless the request echoes the session's CSRF token (constant-time comparison)."""
     if not presented or not hmac.compare_digest(presented.encode(), session.csrf_token.encode()):
         raise ClausewiseError(ErrorCode.forbidden, "missing or wrong CSRF token; reload the page")
-
-
-def _aware(d):
-    from datetime import UTC
-
-    return d if d.tzinfo else d.replace(tzinfo=UTC)

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from api.deps import EXPORT, READ, REVIEW, UPLOAD, Allow
+from api.routes.review import MappingIn
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Chunk, Document, Suggestion
 from core.scoping import tenant_document
@@ -213,25 +214,18 @@ async def decide(request: Request, suggestion_id: str, decision: str = Form(...)
 
 
 @router.post("/documents/{document_id}/mappings")
-async def add_mapping(request: Request, document_id: str) -> Response:
+async def add_mapping(request: Request, document_id: str, body: MappingIn) -> Response:
     """A mapping the classifier missed, from text the reviewer selected on the review page (JSON from ui.js)."""
     from review.decisions import add_mapping as add_mapping_service
 
     session = _session(request)
     check_csrf(session, request.headers.get(CSRF_HEADER))
     _require(session, REVIEW)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ClausewiseError(ErrorCode.validation_error, "send the mapping as JSON") from None
-    if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k).strip()
-                                             for k in ("framework", "control_id", "quote")):
-        raise ClausewiseError(ErrorCode.validation_error, "framework, control_id and quote are required")
     rt = request.app.state.runtime
     out = await run_in_threadpool(lambda: add_mapping_service(
         db=rt.db, catalog=request.app.state.catalog, principal=session.principal, document_id=document_id,
-        framework=body["framework"], control_id=body["control_id"].strip(), quote=body["quote"][:5000],
-        char_start=None, char_end=None, comment=(body.get("comment") or None)))
+        framework=body.framework, control_id=body.control_id.strip(), quote=body.quote, char_start=body.char_start,
+        char_end=body.char_end, comment=body.comment))
     return security_headers(JSONResponse(out, status_code=201))
 
 
