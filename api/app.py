@@ -74,6 +74,7 @@ def _install_ui(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
+    import api.ui.manage  # noqa: F401 - registers the evaluation and admin pages on the UI router
     from api.ui.routes import HERE, router
 
     app.include_router(router)

@@ -17,22 +17,40 @@ _HTTP_CODES = {401: ErrorCode.unauthenticated, 403: ErrorCode.forbidden, 404: Er
                409: ErrorCode.conflict, 413: ErrorCode.file_too_large, 415: ErrorCode.unsupported_media_type}
 
 
+def _browser_page(request: Request) -> bool:
+    """A web UI page a person navigated to (not a script's fetch or an htmx swap): errors answer as a page."""
+    return (request.url.path.startswith("/ui/") and request.method == "GET" and "hx-request" not in request.headers
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def _error_page(request: Request, code: ErrorCode, detail: str, status: int):
+    from api.ui.routes import error_page
+
+    return error_page(request, code.value, detail, status)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClausewiseError)
-    async def _business(_: Request, exc: ClausewiseError) -> JSONResponse:
+    async def _business(request: Request, exc: ClausewiseError) -> JSONResponse:
+        if _browser_page(request):
+            return _error_page(request, exc.code, exc.detail, exc.status)
         headers = {"WWW-Authenticate": 'Bearer realm="clausewise"'} if exc.code is ErrorCode.unauthenticated else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if _browser_page(request):
+            return _error_page(request, ErrorCode.validation_error, "a value in the address is not valid", 422)
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
         return JSONResponse({"error_code": ErrorCode.validation_error.value, "detail": "request is invalid",
                              "errors": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.internal_error if exc.status_code >= 500
                                else ErrorCode.validation_error)
+        if _browser_page(request):
+            return _error_page(request, code, str(exc.detail), exc.status_code)
         return JSONResponse({"error_code": code.value, "detail": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -103,7 +104,8 @@ def run(chunks: int, suggestions: int, queue: int, repeat: int) -> dict:
         db.dispose()
         out = {"seed_s": round(seed_s, 1)}
         with TestClient(create_app(settings), follow_redirects=False) as c:
-            assert c.post("/ui/login", data={"api_key": key}).status_code == 303
+            token = re.search(r'name="login_csrf" value="([^"]+)"', c.get("/ui/login").text).group(1)
+            assert c.post("/ui/login", data={"api_key": key, "login_csrf": token}).status_code == 303
             for name, path in (("review_page", f"/ui/documents/{doc_id}"), ("queue_page", "/ui/queue")):
                 first = c.get(path)
                 assert first.status_code == 200, first.text[:300]

@@ -58,6 +58,13 @@ def list_documents(*, db: Database, tenant_id: str, page: int, page_size: int, s
         return {"items": [document_public(d) for d in docs], "total": total, "page": page, "page_size": page_size}
 
 
+def document_kinds(*, db: Database, tenant_id: str) -> list[str]:
+    """The document kinds present in a tenant (for a filter), sorted."""
+    with db.session() as s:
+        return sorted(k for k in s.scalars(select(Document.kind).where(Document.tenant_id == tenant_id,
+                                                                       Document.kind.is_not(None)).distinct()) if k)
+
+
 def get_job(*, db: Database, tenant_id: str, job_id: str) -> dict:
     with db.session() as s:
         job = s.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))

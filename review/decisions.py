@@ -82,6 +82,48 @@ def decide(*, db: Database, principal: Principal, suggestion_id: str, decision: 
     return decision_public(row)
 
 
+BULK_MAX = 200
+LOW_CONFIDENCE = 0.7   # below the high band: a bulk confirm names these and asks again
+
+
+def bulk_confirm(*, db: Database, principal: Principal, suggestion_ids: list[str], four_eyes: bool,
+                 acknowledge_low: bool = False, comment: str | None = None) -> dict:
+    """Confirm a selection in one action. Suggestions below their calibrated threshold (`needs_review`) are never
+    confirmed in bulk, and neither is one already decided; if any selected item is below LOW_CONFIDENCE, nothing is
+    applied until the caller acknowledges the named items. Each confirm is its own ledger row, as one by one."""
+    ids = list(dict.fromkeys(suggestion_ids))
+    if not ids:
+        raise ClausewiseError(ErrorCode.validation_error, "select at least one suggestion")
+    if len(ids) > BULK_MAX:
+        raise ClausewiseError(ErrorCode.validation_error, f"at most {BULK_MAX} suggestions at once")
+    with db.session() as s:
+        rows = [_suggestion(s, principal.tenant_id, i) for i in ids]
+        decided = set(s.scalars(select(Decision.suggestion_id).where(Decision.tenant_id == principal.tenant_id,
+                                                                     Decision.suggestion_id.in_(ids))))
+        brief = lambda sg: {"suggestion_id": sg.id, "framework": sg.framework,  # noqa: E731
+                            "control_id": sg.control_id, "confidence": sg.confidence}
+        needs_review = [brief(sg) for sg in rows if sg.state == "needs_review"]
+        already = [brief(sg) for sg in rows if sg.id in decided and sg.state != "needs_review"]
+        todo = [sg for sg in rows if sg.state != "needs_review" and sg.id not in decided]
+        low = [brief(sg) for sg in todo if (sg.confidence or 0.0) < LOW_CONFIDENCE]
+        todo_ids = [sg.id for sg in todo]
+        if four_eyes and todo:   # checked for the whole selection first, so a refusal applies nothing
+            own = s.scalars(select(Document.id).where(Document.id.in_({sg.document_id for sg in todo}),
+                                                      Document.uploaded_by == principal.key_id)).all()
+            if own:
+                raise ClausewiseError(ErrorCode.four_eyes_violation, "four-eyes rule: the selection holds evidence "
+                                      "you uploaded", document_ids=sorted(own))
+    out = {"confirmed": [], "skipped_needs_review": needs_review, "skipped_decided": already,
+           "low_confidence": low, "applied": False}
+    if low and not acknowledge_low:
+        return out
+    for sid in todo_ids:
+        out["confirmed"].append(decide(db=db, principal=principal, suggestion_id=sid, decision="confirm",
+                                       reason_code=None, comment=comment, four_eyes=four_eyes))
+    out["applied"] = True
+    return out
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 

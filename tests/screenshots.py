@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,12 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> int:
             served.http.post(f"/v1/suggestions/{items[0]['suggestion_id']}/decisions", json={"decision": "confirm"})
             served.http.post(f"/v1/suggestions/{items[1]['suggestion_id']}/decisions",
                              json={"decision": "reject", "reason_code": "partial", "comment": "rotation only"})
+            run = served.http.post("/v1/eval-runs", json={"dataset": "evidence-dev"}).json()["eval_run_id"]
+            deadline = time.monotonic() + 900
+            while served.http.get(f"/v1/eval-runs/{run}").json()["state"] not in ("done", "failed"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the evaluation run did not finish in 15 minutes")
+                time.sleep(2)
             chromium = shutil.which("chromium") or shutil.which("chromium-browser")
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
@@ -48,12 +55,19 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> int:
                 page.wait_for_url(served.url + "/ui/")
                 shots = [("documents", "/ui/"), ("review", f"/ui/documents/{docs[1]}"),
                          ("review-minutes", f"/ui/documents/{docs[2]}"), ("queue", "/ui/queue"),
-                         ("coverage", "/ui/coverage?framework=ISO-IEC-42001-2023"), ("audit", "/ui/audit")]
+                         ("coverage", "/ui/coverage?framework=ISO-IEC-42001-2023"), ("audit", "/ui/audit"),
+                         ("admin", "/ui/admin"), ("evaluations", "/ui/evaluations"),
+                         ("evaluation-report", f"/ui/evaluations/{run}")]
                 for name, path in shots:
                     page.goto(served.url + path)
                     page.wait_for_load_state("networkidle")
                     page.screenshot(path=str(out / f"{name}.png"))
                     print(f"wrote {out / name}.png")
+                page.goto(served.url + "/ui/queue")   # an item open beside the list (the j key)
+                page.keyboard.press("j")
+                page.wait_for_selector("#item .item-open")
+                page.screenshot(path=str(out / "queue-item.png"))
+                print(f"wrote {out / 'queue-item'}.png")
                 browser.close()
         finally:
             served.stop()

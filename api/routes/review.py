@@ -40,6 +40,13 @@ class DecisionIn(BaseModel):
     comment: str | None = Field(None, max_length=4000)
 
 
+class BulkConfirmIn(BaseModel):
+    suggestion_ids: list[str] = Field(..., min_length=1, max_length=200)
+    acknowledge_low: bool = Field(False, description="confirm even though some are below 0.7 confidence "
+                                                     "(the first answer names them and applies nothing)")
+    comment: str | None = Field(None, max_length=4000)
+
+
 class MappingIn(BaseModel):
     framework: str
     control_id: str
@@ -82,6 +89,15 @@ async def post_decision(suggestion_id: str, body: DecisionIn, rt: RuntimeDep, pr
         reason_code=body.reason_code, comment=body.comment, four_eyes=rt.settings.four_eyes))
 
 
+@router.post("/suggestions/bulk-confirm", dependencies=[Depends(REVIEW)])
+async def post_bulk_confirm(body: BulkConfirmIn, rt: RuntimeDep, principal: PrincipalDep) -> dict:
+    """Confirm a selection: never a `needs_review` or already-decided one; if any is below 0.7 confidence nothing
+    is applied (`applied: false`, `low_confidence` names them) until `acknowledge_low` is true."""
+    return await run_in_threadpool(lambda: decisions.bulk_confirm(
+        db=rt.db, principal=principal, suggestion_ids=body.suggestion_ids, four_eyes=rt.settings.four_eyes,
+        acknowledge_low=body.acknowledge_low, comment=body.comment))
+
+
 @router.get("/suggestions/{suggestion_id}", dependencies=[Depends(READ)], response_model=SuggestionDetailOut)
 def get_suggestion(suggestion_id: str, rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep) -> dict:
     """One suggestion with its whole decision history (superseded decisions included)."""
@@ -101,9 +117,14 @@ async def post_mapping(document_id: str, body: MappingIn, rt: RuntimeDep, princi
 
 @router.get("/review-queue", dependencies=[Depends(REVIEW)], response_model=QueueOut)
 def get_review_queue(rt: RuntimeDep, tenant_id: TenantDep, catalog: CatalogDep, framework: str | None = None,
-                     limit: int = Query(50, ge=1, le=500)) -> dict:
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=100_000),
+                     family: str | None = Query(None, max_length=20, description="top-level group: ISO clause "
+                                                "`6`, Annex A `A.6`, CSF function `PR`"),
+                     kind: str | None = Query(None, max_length=40, description="document kind, e.g. `policy`"),
+                     band: Literal["low", "mid", "high"] | None = None) -> dict:
     """Undecided suggestions: coverage gaps first, then the most uncertain; near-duplicates collapsed."""
-    return queue.review_queue(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework, limit=limit)
+    return queue.review_queue(db=rt.db, catalog=catalog, tenant_id=tenant_id, framework=framework, limit=limit,
+                              offset=offset, family=family, kind=kind, band=band)
 
 
 @router.get("/coverage", dependencies=[Depends(READ)], response_model=CoverageOut)

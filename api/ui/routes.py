@@ -8,8 +8,9 @@ document's text is only ever rendered as text.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,17 +18,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from api.deps import EXPORT, READ, REVIEW, UPLOAD, Allow
+from api.deps import ADMIN, EXPORT, READ, REVIEW, UPLOAD, Allow
 from api.routes.review import MappingIn
+from api.ui.words import plain
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Chunk, Document, Suggestion
 from core.scoping import tenant_document
 from core.sessions import Session, check_csrf, end_session, session_for, start_session
+from review.decisions import LOW_CONFIDENCE
 from review.models import Decision, ReasonCode
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 COOKIE = "cw_session"
+LOGIN_COOKIE = "cw_login"   # double-submit token of the sign-in form (login CSRF)
 CSRF_HEADER = "x-csrf-token"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -63,7 +67,9 @@ def _require(session: Session, policy: Allow) -> None:
 
 def _page(request: Request, name: str, session: Session | None, **context) -> HTMLResponse:
     can = {"upload": session is not None and _may(session, UPLOAD),
-           "review": session is not None and _may(session, REVIEW)}
+           "review": session is not None and _may(session, REVIEW),
+           "export": session is not None and _may(session, EXPORT),
+           "admin": session is not None and _may(session, ADMIN)}
     ctx = {"session": session, "role": session.principal.role.value if session else None,
            "csrf": session.csrf_token if session else "", "can": can, **context}
     return security_headers(templates.TemplateResponse(request, name, ctx))
@@ -73,22 +79,54 @@ def _to_login(request: Request) -> RedirectResponse:
     return security_headers(RedirectResponse(f"/ui/login?next={quote(request.url.path)}", status_code=303))
 
 
+def error_page(request: Request, code: str, detail: str, status: int) -> HTMLResponse:
+    """A failed page navigation in plain words, with the stable code kept visible."""
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        session = None
+    resp = _page(request, "error.html", session, code=code, plain=plain(code), detail=detail)
+    resp.status_code = status
+    return resp
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/ui/", error: str | None = None) -> HTMLResponse:
-    return _page(request, "login.html", None, next=next if next.startswith("/ui/") else "/ui/", error=error)
+    return _login_page(request, next, error)
+
+
+def _login_page(request: Request, next: str, error: str | None, status_code: int = 200) -> HTMLResponse:
+    """The sign-in form with a fresh double-submit token: the same random value in a SameSite=Strict cookie and in
+    the form, so another site cannot sign a reviewer's browser in under its own key (login CSRF)."""
+    token = secrets.token_urlsafe(24)
+    resp = _page(request, "login.html", None, next=next if next.startswith("/ui/") else "/ui/", error=error,
+                 login_csrf=token)
+    resp.status_code = status_code
+    settings = request.app.state.settings
+    resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=settings.env != "development",
+                    max_age=3600, path="/ui/login")
+    return resp
 
 
 @router.post("/login")
-def login(request: Request, api_key: str = Form(..., max_length=200), next: str = Form("/ui/")) -> Response:
+def login(request: Request, api_key: str = Form(..., max_length=200), next: str = Form("/ui/"),
+          login_csrf: str = Form("", max_length=100)) -> Response:
     """Exchange an API key for a session cookie (HttpOnly, SameSite=Strict, Secure outside development)."""
+    import hmac
+
+    expected = request.cookies.get(LOGIN_COOKIE) or ""
+    if not expected or not hmac.compare_digest(expected.encode(), login_csrf.encode()):
+        return _login_page(request, next, "The sign-in form expired or did not come from this site; try again.",
+                           status_code=403)
     try:
         token, _ = start_session(request.app.state.db, api_key.strip())
     except ClausewiseError:
-        return _page(request, "login.html", None, next="/ui/", error="That key is unknown or revoked.")
+        return _login_page(request, next, "That key is unknown or revoked.", status_code=401)
     settings = request.app.state.settings
     resp = RedirectResponse(next if next.startswith("/ui/") else "/ui/", status_code=303)
     resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=settings.env != "development",
                     max_age=settings.ui_session_max_s, path="/ui")
+    resp.delete_cookie(LOGIN_COOKIE, path="/ui/login")
     return security_headers(resp)
 
 
@@ -112,6 +150,8 @@ def documents_page(request: Request, page: int = 1) -> Response:
 
     docs = list_documents(db=request.app.state.db, tenant_id=session.principal.tenant_id, page=max(page, 1),
                           page_size=50)
+    for d in docs["items"]:
+        d["error_plain"] = plain(d["error_code"]) if d.get("error_code") else None
     return _page(request, "documents.html", session, docs=docs)
 
 
@@ -123,8 +163,8 @@ def documents_status(request: Request, ids: str = "") -> JSONResponse:
     with request.app.state.db.session() as s:
         rows = s.scalars(select(Document).where(Document.tenant_id == session.principal.tenant_id,
                                                 Document.id.in_(wanted))).all() if wanted else []
-        out = {d.id: {"status": d.status.value, "error_code": d.error_code, "chunk_count": d.chunk_count}
-               for d in rows}
+        out = {d.id: {"status": d.status.value, "error_code": d.error_code, "chunk_count": d.chunk_count,
+                      "error_plain": plain(d.error_code) if d.error_code else None} for d in rows}
     return security_headers(JSONResponse(out))
 
 
@@ -175,7 +215,8 @@ def _review_context(db, catalog, tenant_id: str, document_id: str) -> dict:
                     for c in chunks]
         frameworks = [(fw, [i for i in items if i["framework"] == fw]) for fw in FRAMEWORK_ORDER]
         return {"doc": {"id": doc.id, "filename": doc.filename, "status": doc.status.value, "kind": doc.kind,
-                        "error_code": doc.error_code, "chunk_count": doc.chunk_count},
+                        "error_code": doc.error_code, "chunk_count": doc.chunk_count,
+                        "error_plain": plain(doc.error_code) if doc.error_code else None},
                 "passages": passages, "frameworks": [(fw, its) for fw, its in frameworks if its],
                 "reason_codes": [r.value for r in ReasonCode]}
 
@@ -205,7 +246,8 @@ async def decide(request: Request, suggestion_id: str, decision: str = Form(...)
     rt = request.app.state.runtime
     out = await run_in_threadpool(lambda: decide_service(
         db=rt.db, principal=session.principal, suggestion_id=suggestion_id, decision=decision,
-        reason_code=reason_code or None, comment=comment or None, four_eyes=rt.settings.four_eyes))
+        reason_code=(reason_code or None) if decision == "reject" else None,   # the form always sends the select
+        comment=comment or None, four_eyes=rt.settings.four_eyes))
     if request.headers.get(CSRF_HEADER):   # the page's script: answer with the decision, it updates in place
         return security_headers(JSONResponse(out, status_code=201))
     with rt.db.session() as s:
@@ -229,10 +271,123 @@ async def add_mapping(request: Request, document_id: str, body: MappingIn) -> Re
     return security_headers(JSONResponse(out, status_code=201))
 
 
+QUEUE_PAGE = 50
+
+
+def _queue_filters(framework: str | None, family: str | None, kind: str | None, band: str | None) -> dict:
+    return {"framework": framework or None, "family": family or None, "kind": kind or None, "band": band or None}
+
+
+def _queue_context(request: Request, session: Session, filters: dict, page: int) -> dict:
+    from ingest.service import document_kinds
+    from review.queue import families, review_queue
+
+    catalog = request.app.state.catalog
+    q = review_queue(db=request.app.state.db, catalog=catalog, tenant_id=session.principal.tenant_id,
+                     limit=QUEUE_PAGE, offset=(page - 1) * QUEUE_PAGE, **filters)
+    return {"queue": q, "items": q["items"], "filters": {k: v or "" for k, v in filters.items()},
+            "query": urlencode({k: v for k, v in filters.items() if v}), "frameworks": FRAMEWORK_ORDER,
+            "families": [(fw, families(catalog, fw)) for fw in FRAMEWORK_ORDER[:2]],
+            "kinds": document_kinds(db=request.app.state.db, tenant_id=session.principal.tenant_id),
+            "page": page, "more": len(q["items"]) == QUEUE_PAGE, "low_confidence": LOW_CONFIDENCE}
+
+
 @router.get("/queue")
-def queue_page(request: Request, framework: str | None = None, band: str | None = None, page: int = 1) -> Response:
-    """The review queue, 50 a page: coverage gaps first, then the most uncertain; filter by framework and
-    confidence band (within the page)."""
+def queue_page(request: Request, framework: str | None = None, family: str | None = None, kind: str | None = None,
+               band: str | None = None, page: int = 1) -> Response:
+    """The review queue, 50 a page: coverage gaps first, then the most uncertain; filters by framework, control
+    family, document kind and confidence band (in the database, so pages stay whole); bulk confirm; an item opens
+    beside the list, and after a decision the next one opens."""
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    _require(session, REVIEW)
+    ctx = _queue_context(request, session, _queue_filters(framework, family, kind, band), max(page, 1))
+    return _page(request, "queue.html", session, **ctx)
+
+
+def _queue_item(request: Request, session: Session, suggestion_id: str) -> dict:
+    from review.decisions import suggestion_detail
+
+    db = request.app.state.db
+    item = suggestion_detail(db=db, catalog=request.app.state.catalog, tenant_id=session.principal.tenant_id,
+                             suggestion_id=suggestion_id)
+    with db.session() as s:
+        chunk = s.get(Chunk, item["evidence"]["chunk_id"]) if item["evidence"]["chunk_id"] else None
+        doc = s.get(Document, item["document_id"])
+        text, filename, kind = (chunk.text if chunk else ""), doc.filename, doc.kind
+    quote_text = item["evidence"]["quote"] or ""
+    at = text.find(quote_text) if quote_text else -1
+    parts = (text[:at], quote_text, text[at + len(quote_text):]) if at >= 0 else ("", text, "")
+    return {"item": item, "parts": parts, "filename": filename, "kind": kind,
+            "percent": round(100 * (item["confidence"] or 0)), "reason_codes": [r.value for r in ReasonCode]}
+
+
+@router.get("/queue/items/{suggestion_id}")
+def queue_item(request: Request, suggestion_id: str, position: int = 0, framework: str | None = None,
+               family: str | None = None, kind: str | None = None, band: str | None = None) -> Response:
+    """One queue item beside the list (htmx fragment): its passage, confidence, source, confirm / reject."""
+    session = _session(request)
+    _require(session, REVIEW)
+    return _page(request, "_queue_item.html", session, position=position,
+                 filters={k: v or "" for k, v in _queue_filters(framework, family, kind, band).items()},
+                 **_queue_item(request, session, suggestion_id))
+
+
+@router.post("/queue/items/{suggestion_id}/decision")
+async def queue_decide(request: Request, suggestion_id: str, decision: str = Form(...), reason_code: str = Form(""),
+                       comment: str = Form("", max_length=2000), position: int = Form(0), framework: str = Form(""),
+                       family: str = Form(""), kind: str = Form(""), band: str = Form(""),
+                       csrf: str = Form("")) -> Response:
+    """Decide the open queue item, then answer with the next item (same position in the refreshed queue) and the
+    refreshed list (out of band)."""
+    from review.decisions import decide as decide_service
+
+    session = _session(request)
+    check_csrf(session, csrf or request.headers.get(CSRF_HEADER))
+    _require(session, REVIEW)
+    rt = request.app.state.runtime
+    await run_in_threadpool(lambda: decide_service(
+        db=rt.db, principal=session.principal, suggestion_id=suggestion_id, decision=decision,
+        reason_code=(reason_code or None) if decision == "reject" else None,   # the form always sends the select
+        comment=comment or None, four_eyes=rt.settings.four_eyes))
+    filters = _queue_filters(framework, family, kind, band)
+    page = position // QUEUE_PAGE + 1
+    ctx = _queue_context(request, session, filters, page)
+    if not request.headers.get("hx-request"):
+        return security_headers(RedirectResponse(f"/ui/queue?{ctx['query']}", status_code=303))
+    items = ctx["items"]
+    nxt = items[min(position % QUEUE_PAGE, len(items) - 1)] if items else None
+    nxt_ctx = _queue_item(request, session, nxt["suggestion_id"]) if nxt else {}
+    done = {"decision": decision, "control_id": None}
+    return _page(request, "_queue_after.html", session, **ctx, **nxt_ctx, done=done,
+                 position=(page - 1) * QUEUE_PAGE + (items.index(nxt) if nxt else 0))
+
+
+@router.post("/queue/confirm")
+async def queue_bulk_confirm(request: Request) -> Response:
+    """Bulk confirm of the selected rows: never a `needs_review` one; a selection holding low-confidence items is
+    applied only after the reviewer confirms the warning that names them."""
+    from review.decisions import bulk_confirm
+
+    session = _session(request)
+    form = await request.form()
+    check_csrf(session, form.get("csrf") or request.headers.get(CSRF_HEADER))
+    _require(session, REVIEW)
+    ids = [str(v) for v in form.getlist("ids")][:500]
+    rt = request.app.state.runtime
+    out = await run_in_threadpool(lambda: bulk_confirm(
+        db=rt.db, principal=session.principal, suggestion_ids=ids, four_eyes=rt.settings.four_eyes,
+        acknowledge_low=form.get("acknowledge_low") == "1"))
+    filters = _queue_filters(*(str(form.get(k) or "") for k in ("framework", "family", "kind", "band")))
+    ctx = _queue_context(request, session, filters, 1)
+    return _page(request, "_bulk_result.html", session, result=out, ids=ids, **ctx)
+
+
+@router.get("/queue/next")
+def queue_next(request: Request, after: str = "") -> Response:
+    """The next document in the queue after this one (the `n` key on the review page): its page, at the item."""
     from review.queue import review_queue
 
     try:
@@ -240,14 +395,11 @@ def queue_page(request: Request, framework: str | None = None, band: str | None 
     except ClausewiseError:
         return _to_login(request)
     _require(session, REVIEW)
-    page = max(page, 1)
     q = review_queue(db=request.app.state.db, catalog=request.app.state.catalog,
-                     tenant_id=session.principal.tenant_id, framework=framework or None, limit=50,
-                     offset=(page - 1) * 50)
-    bands = {"low": (0.0, 0.4), "mid": (0.4, 0.7), "high": (0.7, 1.01)}
-    items = [i for i in q["items"] if band not in bands or bands[band][0] <= i["confidence"] < bands[band][1]]
-    return _page(request, "queue.html", session, queue=q, items=items, framework=framework or "", band=band or "",
-                 frameworks=FRAMEWORK_ORDER, page=page, more=len(q["items"]) == 50)
+                     tenant_id=session.principal.tenant_id, limit=200)
+    nxt = next((i for i in q["items"] if i["document_id"] != after), None)
+    target = f"/ui/documents/{nxt['document_id']}#s-{nxt['suggestion_id']}" if nxt else "/ui/queue"
+    return security_headers(RedirectResponse(target, status_code=303))
 
 
 @router.get("/coverage")

@@ -170,3 +170,56 @@ def test_a_hostile_document_runs_nothing_and_loads_nothing(browser, served):
     assert page.dialogs == []
     hosts = {urlparse(u).netloc for u in page.requests}
     assert hosts == {urlparse(served.url).netloc}, hosts
+
+
+def test_queue_keys_bulk_confirm_admin_keys_and_evaluations_work_through_htmx(browser, served):
+    """htmx under our CSP in a real browser: the queue's keyboard flow (j opens, a decides, the next opens), bulk
+    confirm with its warning, a key created and shown once, an evaluation run followed live to its plots."""
+    doc = served.upload("queue.log", LOG.replace(b"acc", b"queue-acc"))
+    served.wait_document(doc["document_id"], timeout=240)
+    page = _page(browser, served, _key(served, "reviewer"))
+    console = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.goto(served.url + "/ui/queue")
+    rows = page.locator("#queue-table tbody tr[data-suggestion-id]")
+    first, second = rows.nth(0).get_attribute("data-suggestion-id"), rows.nth(1).get_attribute("data-suggestion-id")
+    page.keyboard.press("j")
+    page.wait_for_selector(f"#item .item-open[data-suggestion-id='{first}']")
+    assert page.locator(f"#item mark[data-suggestion-id='{first}']").count() == 1
+    page.keyboard.press("a")
+    page.wait_for_selector(f"#item .item-open[data-suggestion-id='{second}']")
+    assert page.locator(f"#queue-table tr[data-suggestion-id='{first}']").count() == 0
+    assert served.http.get(f"/v1/suggestions/{first}").json()["current_decision"] == "confirm"
+    # bulk: tick the first three selectable rows; a low-confidence one is named before anything is applied
+    boxes = page.locator("#queue-table input[name=ids]")
+    chosen = [boxes.nth(i).get_attribute("value") for i in range(min(3, boxes.count()))]
+    for i in range(len(chosen)):
+        boxes.nth(i).check()
+    page.click("#bulk .bulkbar button.confirm")
+    page.wait_for_selector("#bulk-result .warning, #bulk-result p.ok")
+    if page.locator("#bulk-result .warning").count():
+        assert all(served.http.get(f"/v1/suggestions/{s}").json()["current_decision"] is None for s in chosen)
+        page.click("#bulk-result .warning button.confirm")
+        page.wait_for_selector("#bulk-result p.ok")
+    assert f"Confirmed {len(chosen)}." in page.inner_text("#bulk-result")
+    assert all(served.http.get(f"/v1/suggestions/{s}").json()["current_decision"] == "confirm" for s in chosen)
+
+    admin = _page(browser, served, _key(served, "admin"))
+    admin.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    admin.goto(served.url + "/ui/admin")
+    admin.fill("#new-key input[name=name]", "pipeline")
+    admin.select_option("#new-key select[name=role]", "uploader")
+    admin.click("#new-key button[type=submit]")
+    key = admin.wait_for_selector("#new-key-value").inner_text()
+    assert admin.locator("#keys-table td", has_text="pipeline").count() == 1   # the table was swapped in
+    assert admin.content().count(key) == 1
+    admin.reload()
+    assert key not in admin.content(), "a key is shown once"
+    admin.goto(served.url + "/ui/evaluations")
+    admin.select_option("#start-eval select[name=dataset]", "no-evidence")
+    admin.click("#start-eval button[type=submit]")
+    admin.wait_for_selector("table.evals tbody tr[data-state='done']", timeout=240_000)   # polled by htmx
+    admin.click("table.evals tbody tr[data-state='done'] a")
+    admin.wait_for_selector("table.metrics")
+    assert "no-evidence" in admin.inner_text("ul.meta-list")   # plots: tests/api/test_ui.py (a labelled set)
+    assert not [m for m in console if "Content Security Policy" in m or "Refused" in m], console

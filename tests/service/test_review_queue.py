@@ -8,6 +8,7 @@ import pytest
 
 from catalog import load_catalog
 from core.db import Database, upgrade
+from core.errors import ClausewiseError
 from core.models import DEFAULT_TENANT_ID, Document, Suggestion, new_id
 from review import coverage as review_coverage
 from review import edges as review_edges
@@ -131,3 +132,64 @@ def test_an_admin_rejected_crosswalk_edge_proposes_no_coverage(db):
         review_edges.review_edge(db=db, catalog=cat, principal=admin, from_framework=ISO, from_id="A.2.2",
                            to_framework="OWASP-NHI-TOP10-2025", to_id="NHI9", verdict="accepted", comment=None)
     assert e.value.code.value == "edge_not_found"
+
+
+def test_filters_by_family_kind_and_band_keep_pages_whole(db):
+    cat = load_catalog()
+    pol, log = _doc(db, "policy.md"), _doc(db, "auth.log")
+    with db.session() as s:
+        s.get(Document, pol.id).kind, s.get(Document, log.id).kind = "policy", "log"
+    made = []
+    for i in range(30):   # distinct quotes, so nothing collapses; alternate families, kinds and bands
+        control = ("A.6.2.5", "6.1.2", "A.9.2")[i % 3]
+        made.append(_sg(db, (pol, log)[i % 2], control, (0.3, 0.55, 0.85)[i % 3] + i / 1000,
+                        f"record {1000 + i} of batch {5000 + 37 * i} at host{i:03d}x", rank=1 + i % 5))
+    a6 = review_queue.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, family="A.6", limit=100)
+    assert {i["control_id"] for i in a6["items"]} == {"A.6.2.5"} and a6["total_pending"] == 10
+    clause6 = review_queue.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, family="6", limit=100)
+    assert {i["control_id"] for i in clause6["items"]} == {"6.1.2"}
+    logs = review_queue.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, kind="log", limit=100)
+    assert logs["total_pending"] == 15 and all(i["document_id"] == log.id for i in logs["items"])
+    # a band filter in the database: a page of 4 holds 4 items of that band, and paging walks all of them
+    seen = []
+    for page in range(3):
+        got = review_queue.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, band="high", limit=4,
+                                        offset=4 * page)
+        assert all(i["confidence"] >= 0.7 for i in got["items"])
+        seen += [i["suggestion_id"] for i in got["items"]]
+    assert len(seen) == len(set(seen)) == 10
+    with pytest.raises(ClausewiseError) as e:
+        review_queue.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, family="Z.9")
+    assert e.value.code.value == "control_not_found"
+    with pytest.raises(ClausewiseError):
+        review_queue.review_queue(db=db, catalog=cat, tenant_id=DEFAULT_TENANT_ID, band="extreme")
+
+
+def test_bulk_confirm_skips_needs_review_names_low_confidence_and_refuses_own_evidence_whole(db):
+    from core.auth import Principal
+    from core.models import Role
+    from review.decisions import bulk_confirm
+
+    doc = _doc(db, "bulk.md")
+    low = _sg(db, doc, "A.2.2", 0.6, "low confidence evidence")
+    high = _sg(db, doc, "A.9.2", 0.9, "high confidence evidence")
+    needs = _sg(db, doc, "A.3.2", 0.3, "needs review evidence")
+    reviewer = Principal(tenant_id=DEFAULT_TENANT_ID, key_id="k-reviewer", role=Role.reviewer, name="rev")
+    ids = [low.id, high.id, needs.id]
+    warned = bulk_confirm(db=db, principal=reviewer, suggestion_ids=ids, four_eyes=True)
+    assert not warned["applied"] and warned["confirmed"] == []
+    assert [i["control_id"] for i in warned["low_confidence"]] == ["A.2.2"]
+    assert [i["control_id"] for i in warned["skipped_needs_review"]] == ["A.3.2"]
+    assert ledger.verify(db, DEFAULT_TENANT_ID).rows == 0
+    done = bulk_confirm(db=db, principal=reviewer, suggestion_ids=ids, four_eyes=True, acknowledge_low=True)
+    assert done["applied"] and sorted(d["control_id"] for d in done["confirmed"]) == ["A.2.2", "A.9.2"]
+    assert ledger.verify(db, DEFAULT_TENANT_ID).ok and ledger.verify(db, DEFAULT_TENANT_ID).rows == 2
+    # four eyes: a selection holding evidence the reviewer uploaded is refused before anything is applied
+    mine = _doc(db, "mine.md")
+    with db.session() as s:
+        s.get(Document, mine.id).uploaded_by = "k-reviewer"
+    other = _sg(db, doc, "A.4.2", 0.95, "someone else's evidence")
+    own = _sg(db, mine, "A.5.2", 0.95, "my own evidence")
+    with pytest.raises(ClausewiseError) as e:
+        bulk_confirm(db=db, principal=reviewer, suggestion_ids=[other.id, own.id], four_eyes=True)
+    assert e.value.code.value == "four_eyes_violation" and ledger.verify(db, DEFAULT_TENANT_ID).rows == 2

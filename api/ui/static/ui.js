@@ -47,7 +47,8 @@
         for (const [id, st] of Object.entries(j)) {
           const w = watching.get(id);
           if (!w) continue;
-          w.li.textContent = w.name + ": " + st.status + (st.error_code ? " (" + st.error_code + ")" : "");
+          w.li.textContent = w.name + ": " + st.status +
+            (st.error_code ? ": " + (st.error_plain || "") + " (" + st.error_code + ")" : "");
           w.li.className = "status-" + st.status;
           if (st.status === "indexed" || st.status === "failed") {
             const a = document.createElement("a");
@@ -130,6 +131,12 @@
 
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const review = document.getElementById("review");
+    if (e.key === "n" && review && review.dataset.documentId) {
+      e.preventDefault();
+      window.location.assign("/ui/queue/next?after=" + encodeURIComponent(review.dataset.documentId));
+      return;
+    }
     if (!items.length) return;
     if (e.key === "j") select(current + 1);
     else if (e.key === "k") select(current - 1);
@@ -168,6 +175,59 @@
       shown.className = r.ok ? "selected ok" : "selected error";
     });
   }
+  // ---- review queue: j/k open the next/previous item beside the list, a/r decide it, x selects for bulk ----
+  const queue = document.getElementById("queue-table");
+  let row = -1;
+  function rows() { return [...document.querySelectorAll("#queue-table tbody tr[data-suggestion-id]")]; }
+  function openRow(i) {
+    const all = rows();
+    if (!all.length) return;
+    row = Math.max(0, Math.min(all.length - 1, i));
+    all.forEach((r) => r.classList.remove("active"));
+    all[row].classList.add("active");
+    all[row].scrollIntoView({block: "nearest"});
+    const b = all[row].querySelector("button.open");
+    if (b) b.click();
+  }
+  if (queue) {
+    document.addEventListener("keydown", (e) => {
+      if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+      const pane = document.querySelector("#item form.decide");
+      if (e.key === "j") openRow(row + 1);
+      else if (e.key === "k") openRow(row - 1);
+      else if (e.key === "a" && pane) pane.querySelector("button.confirm").click();
+      else if (e.key === "r" && pane) pane.querySelector("button.reject").click();
+      else if (e.key === "x" && row >= 0) {
+        const c = rows()[row] && rows()[row].querySelector("input[type=checkbox]:not([disabled])");
+        if (c) c.checked = !c.checked;
+      } else if (e.key === "?") { const d = document.getElementById("keys"); if (d) d.open ? d.close() : d.showModal(); }
+      else return;
+      e.preventDefault();
+    });
+    // after a decision the table is swapped in afresh: mark the row of the item now open
+    document.body.addEventListener("htmx:afterSettle", () => {
+      const open = document.querySelector("#item .item-open");
+      const all = rows();
+      all.forEach((r) => r.classList.remove("active"));
+      if (!open) return;
+      const i = all.findIndex((r) => r.dataset.suggestionId === open.dataset.suggestionId);
+      if (i >= 0) { row = i; all[i].classList.add("active"); }
+    });
+  }
+
+  // ---- htmx: a refused request shows its error in plain words (code kept) instead of failing silently ----
+  document.body.addEventListener("htmx:responseError", (e) => {
+    const flash = document.getElementById("flash");
+    if (!flash) return;
+    let text = "Request refused (" + e.detail.xhr.status + ")";
+    try {
+      const j = JSON.parse(e.detail.xhr.responseText);
+      text = (j.detail || "refused") + " (" + (j.error_code || e.detail.xhr.status) + ")";
+    } catch (err) { /* not JSON */ }
+    flash.textContent = text;
+    flash.hidden = false;
+  });
+
   document.addEventListener("keydown", (e) => {
     if (e.key === "/" && !e.target.closest("input, select, textarea")) {
       const box = document.querySelector("#add-mapping input[name=control_id]");
