@@ -11,15 +11,17 @@ import typer
 from catalog import FRAMEWORKS, load_catalog
 from core.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Clausewise: evidence to controls.")
-catalog_app = typer.Typer(no_args_is_help=True, help="Inspect the control catalog and crosswalks.")
-db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluation runs on labelled evidence sets.")
+# Tracebacks never show local variables (they would print settings, keys and document text into a terminal log).
+_TYPER = {"no_args_is_help": True, "pretty_exceptions_show_locals": False}
+app = typer.Typer(add_completion=False, help="Clausewise: evidence to controls.", **_TYPER)
+catalog_app = typer.Typer(help="Inspect the control catalog and crosswalks.", **_TYPER)
+db_app = typer.Typer(help="Database migrations.", **_TYPER)
+eval_app = typer.Typer(help="Evaluation runs on labelled evidence sets.", **_TYPER)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
-keys_app = typer.Typer(no_args_is_help=True, help="API keys (shown once at creation; stored hashed).")
-ledger_app = typer.Typer(no_args_is_help=True, help="The append-only decisions ledger.")
+keys_app = typer.Typer(help="API keys (shown once at creation; stored hashed).", **_TYPER)
+ledger_app = typer.Typer(help="The append-only decisions ledger.", **_TYPER)
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 
@@ -92,14 +94,42 @@ def db_downgrade(revision: str) -> None:
     from core.db import downgrade
 
     settings = Settings()
+    if _embedded_database(settings) and not (settings.data_dir / "clausewise.db").exists():
+        raise CliError(f"no database in {settings.data_dir.resolve()}: nothing to downgrade (`clausewise db upgrade` "
+                       "creates one)")
     downgrade(settings.resolved_database_url, revision)
     typer.echo(f"database at {revision}")
 
 
-def _runtime_settings() -> Settings:
+class CliError(Exception):
+    """An expected failure: printed as one line `error: ...`, exit code 1."""
+
+
+def _embedded_database(settings: Settings) -> bool:
+    return not settings.database_url
+
+
+def _runtime_settings(*, schema: bool = True) -> Settings:
+    """Settings with the data directory made; with `schema`, a database at the newest migration: the embedded
+    SQLite database is created or migrated here, a configured server database is only checked (say what to run)."""
+    from core.db import current_revision, head_revision, upgrade
+
     settings = Settings()
     settings.ensure_dirs()
-    return settings
+    if not schema:
+        return settings
+    url = settings.resolved_database_url
+    current, head = current_revision(url), head_revision()
+    if current == head:
+        return settings
+    if _embedded_database(settings):
+        upgrade(url)
+        if current is None:
+            typer.echo(f"clausewise: created the database in {settings.data_dir.resolve()}", err=True)
+        return settings
+    where = settings.public_summary()["database"]
+    state = "has no schema" if current is None else f"is at revision {current}, this version needs {head}"
+    raise CliError(f"the database {where} {state}: run `clausewise db upgrade`")
 
 
 @app.command("serve")
@@ -482,16 +512,50 @@ def reconcile_cmd(
     typer.echo(json.dumps(report))
 
 
-def main() -> None:
-    try:
-        app()
-    except Exception as exc:  # configuration errors should read as one line, not a traceback
-        from pydantic import ValidationError
+def _one_line(exc: BaseException) -> str | None:
+    """The one-line message for an expected failure, or None for a bug (which keeps its traceback)."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
-        if isinstance(exc, ValidationError):
-            typer.echo(f"error: invalid settings: {exc}", err=True)
-            sys.exit(2)
+    from core.errors import ClausewiseError
+
+    if isinstance(exc, CliError):
+        return f"error: {exc}"
+    if isinstance(exc, ClausewiseError):
+        return f"error: {exc.code.value}: {exc.detail}"
+    if isinstance(exc, ValidationError):
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors())
+        return f"error: invalid settings: {fields}"
+    if isinstance(exc, (OperationalError, ProgrammingError)):
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
+        if "no such table" in reason or "does not exist" in reason and "relation" in reason:
+            return f"error: the database has no schema ({reason}): run `clausewise db upgrade`"
+        return (f"error: the database could not be used ({reason}); check CLAUSEWISE_DATABASE_URL and that the "
+                "server is running")
+    if isinstance(exc, json.JSONDecodeError):
+        return f"error: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})"
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return f"error: a server could not be reached ({exc}); check the configured URLs and that it is running"
+    if isinstance(exc, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        return f"error: {exc.strerror or exc}: {exc.filename}"
+    return None
+
+
+def main() -> None:
+    """Run the CLI; an expected failure (bad settings, missing schema, unreachable server, unknown id) prints one
+    line and exits 1 (2 for invalid settings); only a bug prints a traceback (never with local variables)."""
+    from pydantic import ValidationError
+
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
         raise
+    except Exception as exc:
+        line = _one_line(exc)
+        if line is None:
+            raise
+        typer.echo(line, err=True)
+        sys.exit(2 if isinstance(exc, ValidationError) else 1)
 
 
 if __name__ == "__main__":
