@@ -48,6 +48,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.supervisor = supervisor
     install_error_handlers(app)
     install_request_context(app)
+    from api.limits import BodyLimit, RateLimiter
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.state.rate_limiter = RateLimiter()
     from core.telemetry import REGISTRY, DatabaseCollector
 
     collector = DatabaseCollector(runtime.db, dispatch.broker_depth)
@@ -110,6 +114,7 @@ def install_request_context(app: FastAPI) -> None:
     import time
     import uuid
 
+    from api.limits import add_security_headers
     from core.telemetry import REQUESTS, request_id
 
     access = logging.getLogger("clausewise.access")
@@ -126,6 +131,7 @@ def install_request_context(app: FastAPI) -> None:
             response = await call_next(request)
             status = response.status_code
             response.headers["X-Request-ID"] = rid
+            add_security_headers(request.url.path, response.headers)
             return response
         finally:
             took = time.perf_counter() - t

@@ -35,6 +35,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if _browser_page(request):
             return _error_page(request, exc.code, exc.detail, exc.status)
         headers = {"WWW-Authenticate": 'Bearer realm="clausewise"'} if exc.code is ErrorCode.unauthenticated else None
+        if exc.code is ErrorCode.rate_limited:
+            headers = {"Retry-After": str(exc.extra.get("retry_after_s", 1))}
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

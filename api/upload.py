@@ -23,8 +23,12 @@ class ReceivedUpload:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-async def receive_upload(request: Request, make_sink, max_bytes: int) -> ReceivedUpload:
-    """Parse multipart/form-data from the request stream; the part named `file` goes to a sink."""
+async def receive_upload(request: Request, make_sink, max_bytes: int, max_fields: int = 20) -> ReceivedUpload:
+    """Parse multipart/form-data from the request stream; the part named `file` goes to a sink.
+
+    Whatever the transfer encoding, the whole body is capped at the upload limit plus multipart overhead and
+    the non-file fields at `max_fields` of MAX_FIELD_BYTES each (20,000 fields of 16 KB, chunked with no
+    Content-Length, were once read to the end)."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise ClausewiseError(ErrorCode.validation_error,
@@ -36,7 +40,13 @@ async def receive_upload(request: Request, make_sink, max_bytes: int) -> Receive
     out = ReceivedUpload()
     state: dict = {"headers": {}, "field": b"", "name": None, "is_file": False, "hname": b"", "hvalue": b""}
 
+    parts = {"n": 0}
+
     def on_part_begin():
+        parts["n"] += 1
+        if parts["n"] > max_fields + 1:
+            raise ClausewiseError(ErrorCode.validation_error, f"too many form fields (at most {max_fields} besides "
+                                  "'file')")
         state.update(headers={}, field=b"", name=None, is_file=False, hname=b"", hvalue=b"")
 
     def on_header_field(data, start, end):
@@ -77,8 +87,13 @@ async def receive_upload(request: Request, make_sink, max_bytes: int) -> Receive
         "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
         "on_part_data": on_part_data, "on_part_end": on_part_end,
     })
+    received, cap = 0, max_bytes + MULTIPART_OVERHEAD + max_fields * MAX_FIELD_BYTES
     try:
         async for chunk in request.stream():
+            received += len(chunk)
+            if received > cap:
+                raise ClausewiseError(ErrorCode.file_too_large, f"the request exceeds the upload limit of "
+                                      f"{max_bytes} bytes", limit_bytes=max_bytes)
             parser.write(chunk)
         parser.finalize()
     except ClausewiseError:

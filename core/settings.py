@@ -30,6 +30,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 50 * 1024 * 1024
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest request body other than an "
+                                                                      "upload (JSON, forms); 413 above it.")
+    max_form_fields: int = Field(default=20, gt=0, description="Non-file fields an upload may carry.")
+    max_chunks_per_document: int = Field(default=5000, gt=0, description="A document that splits into more "
+                                                                         "chunks fails with too_many_chunks.")
+    rate_uploads_per_minute: int = Field(default=600, ge=0, description="Uploads per key per minute (0: no "
+                                                                        "limit); 429 with Retry-After above it.")
+    rate_classify_per_minute: int = Field(default=120, ge=0, description="Classification requests per key per "
+                                                                         "minute (0: no limit).")
+    operator_tenant: str = Field(default="default", description="Admins of this tenant are the operators: only "
+                                                                "they read /v1/metrics (every tenant's counts).")
     worker_concurrency: int = 1
     queue_name: str = Field(default="clausewise", description="Celery queue the API publishes to and workers consume")
     task_always_eager: bool = False

@@ -128,6 +128,10 @@ def prepare_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limi
         timings["chunk_s"] = round(time.perf_counter() - t, 4)
         if not specs:
             raise ClausewiseError(ErrorCode.no_text, "the document produced no chunks")
+        cap = rt.settings.max_chunks_per_document
+        if len(specs) > cap:   # one 10 MB CSV field was 8,740 chunks and a minute of embedding
+            raise ClausewiseError(ErrorCode.too_many_chunks, f"the document splits into {len(specs)} chunks, more "
+                                  f"than the limit of {cap} (CLAUSEWISE_MAX_CHUNKS_PER_DOCUMENT)")
         return Prepared(doc, job_id, part, specs, timings)
     except ClausewiseError as e:
         fail_document(rt, document_id, job_id, e.code, e.detail)

@@ -63,8 +63,10 @@ async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep
 
 
 async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONResponse:
+    request.app.state.rate_limiter.take(principal.key_id, "upload", rt.settings.rate_uploads_per_minute)
     max_bytes = rt.settings.max_upload_bytes
-    got = await receive_upload(request, lambda: UploadSink(rt.blobs, max_bytes), max_bytes)
+    got = await receive_upload(request, lambda: UploadSink(rt.blobs, max_bytes), max_bytes,
+                               max_fields=rt.settings.max_form_fields)
     sink = got.sink
     try:
         sha = sink.close()
@@ -92,7 +94,7 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
 
 
 @router.get("/documents", dependencies=[Depends(READ)], response_model=DocumentPage)
-def list_documents(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
+def list_documents(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1, le=1_000_000),
                    page_size: int = Query(50, ge=1, le=500), status: str | None = None) -> dict:
     """A page of documents, newest first."""
     return service.list_documents(db=rt.db, tenant_id=tenant_id, page=page, page_size=page_size, status=status)
@@ -105,7 +107,8 @@ def get_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict
 
 
 @router.get("/documents/{document_id}/chunks", dependencies=[Depends(READ)], response_model=ChunkPage)
-def list_chunks(document_id: str, rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
+def list_chunks(document_id: str, rt: RuntimeDep, tenant_id: TenantDep,
+                page: int = Query(1, ge=1, le=1_000_000),
                 page_size: int = Query(100, ge=1, le=1000)) -> dict:
     """A document's chunks with page, record, line and character provenance."""
     return service.list_chunks(db=rt.db, tenant_id=tenant_id, document_id=document_id, page=page,

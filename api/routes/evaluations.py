@@ -26,7 +26,7 @@ async def create_eval_run(body: EvalRunCreate, request: Request, rt: RuntimeDep,
 
 
 @router.get("", dependencies=[Depends(READ)], response_model=EvalRunPage)
-def list_eval_runs(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1),
+def list_eval_runs(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1, le=1_000_000),
                    page_size: int = Query(50, ge=1, le=200)) -> dict:
     """Stored evaluation runs, newest first."""
     return service.list_runs(db=rt.db, tenant_id=tenant_id, page=page, page_size=page_size)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CLASSIFY, READ, CatalogDep, RuntimeDep, TenantDep
+from api.deps import CLASSIFY, READ, CatalogDep, PrincipalDep, RuntimeDep, TenantDep
 from api.schemas import ClassifyOut, SuggestionsOut
 from classifiers.suggest import list_suggestions
 from worker.flows import classify
@@ -14,8 +14,10 @@ router = APIRouter(tags=["suggestions"])
 
 
 @router.post("/documents/{document_id}/classify", dependencies=[Depends(CLASSIFY)], response_model=ClassifyOut)
-async def classify_document(document_id: str, rt: RuntimeDep, tenant_id: TenantDep) -> dict:
-    """Run the classifier again on an indexed document; earlier suggestion runs are kept."""
+async def classify_document(document_id: str, request: Request, rt: RuntimeDep, tenant_id: TenantDep,
+                            principal: PrincipalDep) -> dict:
+    """Run the classifier again on an indexed document; earlier suggestion runs are kept (rate-limited per key)."""
+    request.app.state.rate_limiter.take(principal.key_id, "classify", rt.settings.rate_classify_per_minute)
     return await run_in_threadpool(classify, rt, tenant_id, document_id)
 
 

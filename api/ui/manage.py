@@ -3,12 +3,22 @@ create shows the key once, revoke; crosswalk edge reviews). Same service functio
 
 from __future__ import annotations
 
-from fastapi import Form, Request
+from fastapi import Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import ADMIN, READ
-from api.ui.routes import CSRF_HEADER, FRAMEWORK_ORDER, _page, _require, _session, _to_login, router, security_headers
+from api.ui.routes import (
+    CSRF_HEADER,
+    FRAMEWORK_ORDER,
+    MAX_PAGE,
+    _page,
+    _require,
+    _session,
+    _to_login,
+    router,
+    security_headers,
+)
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Role
 from core.sessions import check_csrf
@@ -17,7 +27,7 @@ EDGE_PAGE = 100
 
 
 @router.get("/evaluations")
-def evaluations_page(request: Request, page: int = 1) -> Response:
+def evaluations_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE)) -> Response:
     """Evaluation runs, newest first, with live progress; admins start one on a shipped labelled set."""
     from eval import service
 
@@ -106,7 +116,8 @@ def _admin_context(request: Request, session, framework: str, status: str, page:
 
 
 @router.get("/admin")
-def admin_page(request: Request, framework: str = "", status: str = "unreviewed", page: int = 1) -> Response:
+def admin_page(request: Request, framework: str = "", status: str = "unreviewed",
+               page: int = Query(1, ge=1, le=MAX_PAGE)) -> Response:
     """Keys (create shows the key once; revoke) and crosswalk edge reviews, for admins."""
     try:
         session = _session(request)

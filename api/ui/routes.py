@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -35,6 +35,8 @@ LOGIN_COOKIE = "cw_login"   # double-submit token of the sign-in form (login CSR
 CSRF_HEADER = "x-csrf-token"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+MAX_PAGE = 100_000          # page numbers past this answer 422 (an offset must fit the database's integers)
+MAX_POSITION = 5_000_000
 FRAMEWORK_ORDER = ("ISO-IEC-42001-2023", "NIST-CSF-2.0", "OWASP-NHI-TOP10-2025")
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -141,7 +143,7 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 
 @router.get("/")
-def documents_page(request: Request, page: int = 1) -> Response:
+def documents_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE)) -> Response:
     try:
         session = _session(request)
     except ClausewiseError:
@@ -294,7 +296,7 @@ def _queue_context(request: Request, session: Session, filters: dict, page: int)
 
 @router.get("/queue")
 def queue_page(request: Request, framework: str | None = None, family: str | None = None, kind: str | None = None,
-               band: str | None = None, page: int = 1) -> Response:
+               band: str | None = None, page: int = Query(1, ge=1, le=MAX_PAGE)) -> Response:
     """The review queue, 50 a page: coverage gaps first, then the most uncertain; filters by framework, control
     family, document kind and confidence band (in the database, so pages stay whole); bulk confirm; an item opens
     beside the list, and after a decision the next one opens."""
@@ -325,8 +327,9 @@ def _queue_item(request: Request, session: Session, suggestion_id: str) -> dict:
 
 
 @router.get("/queue/items/{suggestion_id}")
-def queue_item(request: Request, suggestion_id: str, position: int = 0, framework: str | None = None,
-               family: str | None = None, kind: str | None = None, band: str | None = None) -> Response:
+def queue_item(request: Request, suggestion_id: str, position: int = Query(0, ge=0, le=MAX_POSITION),
+               framework: str | None = None, family: str | None = None, kind: str | None = None,
+               band: str | None = None) -> Response:
     """One queue item beside the list (htmx fragment): its passage, confidence, source, confirm / reject."""
     session = _session(request)
     _require(session, REVIEW)
@@ -337,7 +340,8 @@ def queue_item(request: Request, suggestion_id: str, position: int = 0, framewor
 
 @router.post("/queue/items/{suggestion_id}/decision")
 async def queue_decide(request: Request, suggestion_id: str, decision: str = Form(...), reason_code: str = Form(""),
-                       comment: str = Form("", max_length=2000), position: int = Form(0), framework: str = Form(""),
+                       comment: str = Form("", max_length=2000), position: int = Form(0, ge=0, le=MAX_POSITION),
+                       framework: str = Form(""),
                        family: str = Form(""), kind: str = Form(""), band: str = Form(""),
                        csrf: str = Form("")) -> Response:
     """Decide the open queue item, then answer with the next item (same position in the refreshed queue) and the
