@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
     dups = random.Random(args.seed).sample(timed, len(timed))
 
     with tempfile.TemporaryDirectory(prefix="cw-bench-upload-") as tmp:
-        settings = Settings(env="test", data_dir=Path(tmp) / "data")
+        # a throughput benchmark: the per-key upload rate limit (600 a minute by default) is off here
+        settings = Settings(env="test", data_dir=Path(tmp) / "data", rate_uploads_per_minute=0)
         settings.ensure_dirs()
         upgrade(settings.resolved_database_url)
         db = Database.from_settings(settings)

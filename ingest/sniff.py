@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import mimetypes
 import re
 import unicodedata
 import zipfile
@@ -59,7 +60,9 @@ def sanitize_filename(name: str | None) -> str:
     raw = raw.strip().lstrip(".").strip()
     if not raw:
         return "upload"
-    suffix = PurePosixPath(raw).suffix[:16]
+    suffix = PurePosixPath(raw).suffix
+    if len(suffix) > 16:   # `auth.log_host_2025-06-09_to_06-11`: not an extension to keep whole; cut from the end
+        suffix = ""        # (it was once cut to 16 characters and glued on again: `auth.log_host_202.log_host_2025-0`)
     stem = raw[: len(raw) - len(suffix)] if suffix else raw
     while len((stem + suffix).encode()) > 255:
         stem = stem[:-1]
@@ -76,6 +79,15 @@ def extension(filename: str) -> str:
     if unrotated != name and PurePosixPath(unrotated).suffix in EXTENSIONS:
         return PurePosixPath(unrotated).suffix
     return PurePosixPath(name).suffix
+
+
+_KNOWN = mimetypes.MimeTypes(filenames=())   # Python's built-in table only, the same on every machine
+
+
+def names_other_type(ext: str) -> bool:
+    """The extension names a type or encoding we do not accept (`.exe`, `.png`, `.zip`, `.gz`, `.py`)."""
+    kind, encoding = _KNOWN.guess_type("f" + ext, strict=False)
+    return kind is not None or encoding is not None
 
 
 def claimed_type(filename: str) -> str | None:
@@ -220,7 +232,10 @@ def check_allowed(detected: Sniffed, claimed: str | None, filename: str) -> None
                               f"{detected.media_type} is not an accepted evidence type",
                               claimed_type=claimed or ext, detected_type=detected.media_type)
     if claimed is None:
-        if extension(filename):
+        # No extension, or one that names no type (`auth.log_host_2025-06-09_to_06-11`, `syslog.2025-06-09`,
+        # `messages-20250609`): the content decides, but only text is taken this way. An extension that names a
+        # type we do not accept (`.exe`, `.png`, `.gz`, `.sh`) is refused whatever the bytes.
+        if extension(filename) and (detected.media_type not in TEXT_FAMILY or names_other_type(extension(filename))):
             raise ClausewiseError(ErrorCode.unsupported_media_type, f"extension {ext} is not accepted",
                                   claimed_type=ext, detected_type=detected.media_type)
         return

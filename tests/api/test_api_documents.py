@@ -184,3 +184,18 @@ def test_a_rotated_log_is_accepted_and_split_into_events(eager_client):
     assert r.status_code == 202, r.text
     doc = wait_for_document(eager_client, r.json()["document_id"])
     assert doc["status"] == "indexed" and doc["kind"] == "syslog" and doc["filename"] == "auth.log.1", doc
+
+
+def test_rotated_and_date_suffixed_log_names_are_taken_by_their_content_and_split_into_records(eager_client):
+    lines = b"".join(f"Jun  9 04:{m:02d}:09 gpu-04 sshd[41{m:02d}]: Accepted publickey for svc-train-sync from "
+                     f"10.0.3.4 port 501{m:02d} ssh2\n".encode() for m in range(30))
+    for name in ("auth.log_host_2025-06-09_to_06-11", "messages-20250609", "auth.log.1"):
+        r = upload(eager_client, name, lines.replace(b"gpu-04", name.encode()))
+        assert r.status_code == 202, (name, r.text)
+        assert r.json()["detected_type"] == "text/x-log" and r.json()["filename"] == name
+        doc = wait_for_document(eager_client, r.json()["document_id"])
+        assert doc["status"] == "indexed", doc
+        chunks = eager_client.get(f"/v1/documents/{doc['document_id']}/chunks").json()["items"]
+        assert chunks and all(c["record_start"] is not None and c["line_start"] for c in chunks), name
+    binary = upload(eager_client, "auth.log_host_2025-06-09_to_06-11", bytes(range(256)) * 40)
+    assert binary.status_code == 415 and binary.json()["error_code"] == "unsupported_media_type"

@@ -58,13 +58,34 @@ def test_json_named_txt_is_accepted_as_json():
     assert detect("export.txt", json.dumps({"a": 1, "b": [1, 2]}).encode()).media_type == S.JSON
 
 
-def test_unknown_extension_is_refused():
+def test_an_extension_naming_a_type_we_do_not_accept_is_refused_whatever_the_bytes():
+    for name in ("payload.exe", "photo.png", "archive.zip", "auth.log.2.gz", "run.sh", "tool.py"):
+        with pytest.raises(ClausewiseError) as e:
+            detect(name, b"plain words here\n" * 10)
+        assert e.value.code.value == "unsupported_media_type", name
+
+
+SYSLOG = (b"Jun  9 04:12:09 gpu-04 sshd[4121]: Accepted publickey for svc-train-sync from 10.0.3.4 port 50122 ssh2\n"
+          b"Jun  9 04:13:11 gpu-04 sshd[4188]: pam_unix(sshd:session): session opened for user svc-deploy\n") * 10
+
+
+@pytest.mark.parametrize("name", ["auth.log_host_2025-06-09_to_06-11", "messages-20250609", "syslog.2025-06-09",
+                                  "secure.7", "kern.log.bak"])
+def test_a_date_suffixed_or_unknown_extension_is_read_by_its_content(name):
+    assert detect(name, SYSLOG).media_type == S.LOG
+
+
+@pytest.mark.parametrize("name", ["auth.log_host_2025-06-09_to_06-11", "messages-20250609", "syslog.2025-06-09"])
+def test_binary_bytes_under_such_a_name_are_refused(name):
     with pytest.raises(ClausewiseError) as e:
-        detect("payload.exe", b"plain words here\n" * 10)
+        detect(name, bytes(range(256)) * 40)
     assert e.value.code.value == "unsupported_media_type"
-    with pytest.raises(ClausewiseError) as e:
-        detect("payload.7", b"plain words here\n" * 10)  # a number alone names no type
-    assert e.value.code.value == "unsupported_media_type"
+    if not S.extension(name):   # no extension at all: the content decides for every type, as before
+        assert detect(name, F.text_pdf(["hello"])).media_type == S.PDF
+        return
+    with pytest.raises(ClausewiseError) as e:   # an unknown extension: an accepted binary type needs its own name
+        detect(name, F.text_pdf(["hello"]))
+    assert e.value.code.value == "unsupported_media_type" and e.value.extra["detected_type"] == S.PDF
 
 
 @pytest.mark.parametrize("name", ["auth.log.1", "gateway.log.12", "notes.txt.3"])
@@ -131,3 +152,10 @@ def test_long_file_names_are_cut_to_255_bytes_keeping_the_extension():
     name = S.sanitize_filename("é" * 300 + ".pdf")
     assert len(name.encode()) <= 255 and name.endswith(".pdf")
     assert S.sanitize_filename("a" * 300 + ".docx") == "a" * 250 + ".docx"
+
+
+def test_a_long_suffix_survives_sanitizing_unchanged_and_a_too_long_name_is_cut_from_the_end():
+    assert S.sanitize_filename("auth.log_host_2025-06-09_to_06-11") == "auth.log_host_2025-06-09_to_06-11"
+    long = "a" * 300 + ".log_host_2025-06-09_to_06-11"
+    assert S.sanitize_filename(long) == long[:255]
+    assert S.sanitize_filename("b" * 300 + ".pdf") == "b" * 251 + ".pdf"
