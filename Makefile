@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --find-links $(WHEELS) --only-binary llama-cpp-python -e '.[test,llm]'
 	touch $(STAMP)
 
-.PHONY: install run test lint browser screenshots
+.PHONY: install run test lint browser screenshots fuzz
 install: $(STAMP)
 
 # The web UI's browser tests drive Debian's chromium through Playwright (executable_path: Playwright cannot download
@@ -42,3 +42,10 @@ test: lint browser
 # PNGs of every web UI page at 1280x800 from a seeded demo workspace (docs/screenshots/, shown in the README)
 screenshots: $(STAMP) browser
 	$(VENV)/bin/python tests/screenshots.py
+
+# Longer fuzzing than the suite's bounded run: schemathesis over every API operation and role (positive and negative
+# requests) and hypothesis over the parsers; FUZZ_EXAMPLES examples each (the suite uses 8).
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	CLAUSEWISE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		tests/api/test_schemathesis.py tests/service/test_fuzz_parsers.py

@@ -62,8 +62,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     # everything else needs a key: authentication is the router's, not each route's to remember
     secured = APIRouter(dependencies=[Depends(get_principal)], responses={
         code: {"model": ErrorOut, "description": text} for code, text in (
+            (400, "validation_error: a body that cannot be parsed"),
             (401, "unauthenticated: no key, or an unknown or revoked one"), (403, "forbidden: the key's role may not"),
-            (404, "a `*_not_found` code"), (422, "validation_error or a more specific code"))})
+            (404, "a `*_not_found` code"), (413, "body_too_large: a request body past CLAUSEWISE_MAX_BODY_BYTES"),
+            (422, "validation_error or a more specific code"))})
     for r in SECURED_ROUTERS:
         secured.include_router(r)
     v1.include_router(secured)

@@ -19,6 +19,20 @@ class ErrorOut(_Out):
     detail: str
 
 
+ERROR_TEXT = {
+    409: "conflict: `ledger_busy` (another decision was being recorded; retry) or `document_not_indexed`",
+    413: "`file_too_large` or `body_too_large`",
+    415: "`unsupported_media_type` or `type_mismatch` (claimed and detected types in the body)",
+    429: "`rate_limited`: too many requests with this key; the `Retry-After` header says when to retry",
+    503: "`vector_store_busy` or `not_ready`: retry shortly",
+}
+
+
+def error_responses(*codes: int) -> dict:
+    """OpenAPI `responses` for error answers an operation gives besides the ones every secured route documents."""
+    return {c: {"model": ErrorOut, "description": ERROR_TEXT[c]} for c in codes}
+
+
 class JobOut(_Out):
     job_id: str
     document_id: str

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import READ, UPLOAD, PrincipalDep, RuntimeDep, TenantDep
-from api.schemas import ChunkPage, DocumentOut, DocumentPage, JobOut, UploadOut
+from api.schemas import ChunkPage, DocumentOut, DocumentPage, JobOut, UploadOut, error_responses
 from api.upload import receive_upload
 from core.errors import ClausewiseError, ErrorCode
 from core.telemetry import UPLOADS
@@ -51,7 +52,7 @@ def _evidence_date(value: str | None) -> datetime | None:
                               "description": "Same bytes already uploaded (and not failed): `duplicate_of` names the "
                                              "document; the same bytes as a failed document start a new attempt "
                                              "(202 with `retry_of`, the failed job)"},
-                        413: {"description": "file_too_large"}, 415: {"description": "unsupported type or mismatch"}})
+                        **error_responses(413, 415, 429, 503)})
 async def upload_document(request: Request, rt: RuntimeDep, tenant_id: TenantDep,
                           principal: PrincipalDep) -> JSONResponse:
     """Upload one evidence file; 202 with the document and job ids, or 200 with `duplicate_of`."""
@@ -95,7 +96,8 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
 
 @router.get("/documents", dependencies=[Depends(READ)], response_model=DocumentPage)
 def list_documents(rt: RuntimeDep, tenant_id: TenantDep, page: int = Query(1, ge=1, le=1_000_000),
-                   page_size: int = Query(50, ge=1, le=500), status: str | None = None) -> dict:
+                   page_size: int = Query(50, ge=1, le=500),
+                   status: Literal["queued", "processing", "indexed", "failed"] | None = None) -> dict:
     """A page of documents, newest first."""
     return service.list_documents(db=rt.db, tenant_id=tenant_id, page=page, page_size=page_size, status=status)
 

@@ -24,6 +24,7 @@ from api.schemas import (
     QueueOut,
     SearchOut,
     SuggestionDetailOut,
+    error_responses,
 )
 from core import auth
 from core.errors import ClausewiseError, ErrorCode
@@ -81,7 +82,7 @@ def _date(value: str | None, name: str) -> datetime | None:
 
 
 @router.post("/suggestions/{suggestion_id}/decisions", status_code=201, dependencies=[Depends(REVIEW)],
-             response_model=DecisionOut)
+             response_model=DecisionOut, responses=error_responses(409))
 async def post_decision(suggestion_id: str, body: DecisionIn, rt: RuntimeDep, principal: PrincipalDep) -> dict:
     """Confirm or reject a suggestion (a reject needs a reason code); appended to the hash-chained ledger."""
     return await run_in_threadpool(lambda: decisions.decide(
@@ -89,7 +90,7 @@ async def post_decision(suggestion_id: str, body: DecisionIn, rt: RuntimeDep, pr
         reason_code=body.reason_code, comment=body.comment, four_eyes=rt.settings.four_eyes))
 
 
-@router.post("/suggestions/bulk-confirm", dependencies=[Depends(REVIEW)])
+@router.post("/suggestions/bulk-confirm", dependencies=[Depends(REVIEW)], responses=error_responses(409))
 async def post_bulk_confirm(body: BulkConfirmIn, rt: RuntimeDep, principal: PrincipalDep) -> dict:
     """Confirm a selection: never a `needs_review` or already-decided one; if any is below 0.7 confidence nothing
     is applied (`applied: false`, `low_confidence` names them) until `acknowledge_low` is true."""
@@ -105,7 +106,7 @@ def get_suggestion(suggestion_id: str, rt: RuntimeDep, tenant_id: TenantDep, cat
 
 
 @router.post("/documents/{document_id}/mappings", status_code=201, dependencies=[Depends(REVIEW)],
-             response_model=MappingOut)
+             response_model=MappingOut, responses=error_responses(409))
 async def post_mapping(document_id: str, body: MappingIn, rt: RuntimeDep, principal: PrincipalDep,
                        catalog: CatalogDep) -> dict:
     """Add a mapping the classifier missed, with the quote that supports it (offsets optional, checked)."""
@@ -166,7 +167,7 @@ def verify_ledger(rt: RuntimeDep, tenant_id: TenantDep) -> dict:
     return {**ledger.verify(rt.db, tenant_id).public(), "head": exports.ledger_head(rt.db, tenant_id)}
 
 
-@router.get("/search", dependencies=[Depends(READ)], response_model=SearchOut)
+@router.get("/search", dependencies=[Depends(READ)], response_model=SearchOut, responses=error_responses(503))
 async def search(rt: RuntimeDep, tenant_id: TenantDep, q: str = Query(..., min_length=1, max_length=2000),
                  k: int = Query(10, ge=1, le=100)) -> dict:
     """Semantic search over this tenant's evidence chunks."""

@@ -6,14 +6,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CLASSIFY, READ, CatalogDep, PrincipalDep, RuntimeDep, TenantDep
-from api.schemas import ClassifyOut, SuggestionsOut
+from api.schemas import ClassifyOut, SuggestionsOut, error_responses
 from classifiers.suggest import list_suggestions
 from worker.flows import classify
 
 router = APIRouter(tags=["suggestions"])
 
 
-@router.post("/documents/{document_id}/classify", dependencies=[Depends(CLASSIFY)], response_model=ClassifyOut)
+@router.post("/documents/{document_id}/classify", dependencies=[Depends(CLASSIFY)], response_model=ClassifyOut,
+             responses=error_responses(409, 429, 503))
 async def classify_document(document_id: str, request: Request, rt: RuntimeDep, tenant_id: TenantDep,
                             principal: PrincipalDep) -> dict:
     """Run the classifier again on an indexed document; earlier suggestion runs are kept (rate-limited per key)."""
