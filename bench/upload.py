@@ -99,11 +99,48 @@ def summarize(wall_s: float, results: list[dict], ok) -> dict:
             "max_ms": round(float(ms.max()), 2)}
 
 
+class ServerProcess:
+    """The app under uvicorn in a process of its own (one worker process, like `clausewise serve`)."""
+
+    def __init__(self, settings) -> None:
+        from bench.live import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "CLAUSEWISE_DATA_DIR": str(settings.data_dir), "CLAUSEWISE_ENV": settings.env,
+                    "CLAUSEWISE_RATE_UPLOADS_PER_MINUTE": str(settings.rate_uploads_per_minute),
+                    "CLAUSEWISE_LOG_LEVEL": "WARNING"}
+
+    def __enter__(self) -> ServerProcess:
+        import subprocess
+
+        import httpx
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+                                      "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                                      "--no-access-log"], env=self.env)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("the API process did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()   # SIGTERM: the outbox publishes what it still holds before the process ends
+        self.proc.wait(60)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = harness.parser(__doc__)
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--server", choices=["process", "thread"], default="process",
+                    help="the API in a uvicorn process of its own, as `clausewise serve` runs it (default), or in a "
+                         "thread of the clients' process (figures before 2026-12-06: the clients' GIL is the server's)")
     args = ap.parse_args(argv)
 
     from api.app import create_app
@@ -126,8 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
         db = Database.from_settings(settings)
         _, key = create_key(db, tenant="default", role="uploader", name="bench")  # uploads need a key
         db.dispose()
-        app = create_app(settings)  # task_always_eager is False: Celery to the embedded SQLite broker
-        with LiveServer(app, access_log=False) as srv:
+        serve = ServerProcess(settings) if args.server == "process" else \
+            LiveServer(create_app(settings), access_log=False)  # not eager: Celery to the embedded SQLite broker
+        with serve as srv:
             _, warm_res = run_clients(srv.url, files[:warm], args.clients, key)  # first requests open DB, broker
             new_s, new_res = run_clients(srv.url, timed, args.clients, key)
             dup_s, dup_res = run_clients(srv.url, dups, args.clients, key)
@@ -149,6 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     failures = [r for r in warm_res + new_res if r["status"] != 202][:3] + \
                [r for r in dup_res if r["status"] != 200][:3]
     result = {"benchmark": "upload", "machine": machine(), "clients": args.clients, "requests": args.requests,
+              "server": args.server,
               "warm_up_requests": warm, "file_bytes": {"min": min(sizes), "max": max(sizes),
                                                        "mean": round(float(np.mean(sizes)))},
               "broker": "celery, embedded SQLite (sqla+sqlite), no worker", "rows": rows,

@@ -73,11 +73,15 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
         sha = sink.close()
         evidence_date = _evidence_date(got.fields.get("evidence_date"))
         title = (got.fields.get("title") or "").strip()[:500] or None
-        safe, sniffed, claimed = await run_in_threadpool(inspect_upload, sink, got.filename or "")
-        reg = await run_in_threadpool(
-            lambda: register_upload(db=rt.db, blobs=rt.blobs, tenant_id=tenant_id, sink=sink, sha256=sha,
-                                    filename=safe, sniffed=sniffed, claimed=claimed, title=title,
-                                    evidence_date=evidence_date, uploaded_by=principal.key_id))
+
+        def inspect_and_register():   # one thread-pool hop for the blocking part (sniff, SQL insert)
+            safe, sniffed, claimed = inspect_upload(sink, got.filename or "")
+            return safe, sniffed, register_upload(
+                db=rt.db, blobs=rt.blobs, tenant_id=tenant_id, sink=sink, sha256=sha, filename=safe,
+                sniffed=sniffed, claimed=claimed, title=title, evidence_date=evidence_date,
+                uploaded_by=principal.key_id)
+
+        safe, sniffed, reg = await run_in_threadpool(inspect_and_register)
     except BaseException:
         sink.discard()
         raise
@@ -86,7 +90,7 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
     if reg.duplicate:
         return JSONResponse({"duplicate_of": doc.id, "document_id": doc.id, "status": doc.status,
                              "sha256": doc.sha256}, status_code=200)
-    await run_in_threadpool(request.app.state.dispatch.ingest, doc.id, reg.job.id)
+    request.app.state.dispatch.ingest(doc.id, reg.job.id)   # the outbox: published after this answer
     body = {"document_id": doc.id, "job_id": reg.job.id, "status": doc.status, "sha256": sha,
             "filename": safe, "detected_type": sniffed.media_type, "size_bytes": doc.size_bytes}
     if reg.retry_of:
