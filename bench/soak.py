@@ -136,6 +136,7 @@ class Stack:
         self.workers: list[subprocess.Popen] = []
         self.redis = self.chroma = None
         self.schema = None
+        self._last_killed: int | None = None
         if path == "scale":
             self._start_scale_stores()
 
@@ -231,15 +232,22 @@ class Stack:
 
     def kill_a_worker(self, rng: random.Random) -> bool:
         """SIGKILL one worker; on the scale path start another in its place (serve restarts its own)."""
-        if self.path == "embedded":
-            pid = self.served_child("worker")
-            if not pid:
-                return False
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                return False
-            return True
+        if self.path == "embedded":   # wait until serve reports its worker up again (a stale pid is no kill)
+            deadline = time.time() + 180
+            while time.time() < deadline:
+                try:
+                    child = json.loads((self.data / "run" / "serve.json").read_text())["children"]["worker"]
+                except (OSError, KeyError, ValueError):
+                    child = {}
+                if child.get("state") == "up" and child.get("pid") and child["pid"] != self._last_killed:
+                    try:
+                        os.kill(child["pid"], signal.SIGKILL)
+                    except ProcessLookupError:
+                        continue
+                    self._last_killed = child["pid"]
+                    return True
+                time.sleep(0.5)
+            return False
         alive = [w for w in self.workers if w.poll() is None]
         if not alive:
             return False
