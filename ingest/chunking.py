@@ -58,6 +58,20 @@ def _split_long(text: str, limit: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
+SECTION_MAX_CHARS = 200   # core.models.Chunk.section holds 500
+
+
+def _section(value) -> str | None:
+    """A storable section label: a string of at most SECTION_MAX_CHARS (a record's id or event name can be any
+    JSON value of any size: a dict failed the chunk insert on SQLite, a long string on PostgreSQL)."""
+    if value is None:
+        return None
+    s = value if isinstance(value, str) else str(value)
+    if len(s) > SECTION_MAX_CHARS:
+        s = s[: SECTION_MAX_CHARS - 1] + "…"
+    return s or None
+
+
 def _minmax(values):
     vals = [v for v in values if v is not None]
     return (min(vals), max(vals)) if vals else (None, None)
@@ -95,7 +109,7 @@ def chunk_blocks(blocks: list[Block]) -> tuple[str, list[ChunkSpec]]:
         _, line_hi = _minmax(b.line_end if b.line_end is not None else b.line_start for b in bs)
         ts_lo, _ = _minmax(b.ts_start for b in bs)
         _, ts_hi = _minmax(b.ts_end or b.ts_start for b in bs)
-        section = next((b.section for b in bs if b.section), None)
+        section = _section(next((b.section for b in bs if b.section), None))
         base = dict(kind=bs[0].kind, page=bs[0].page, record_start=rec_lo, record_end=rec_hi,
                     line_start=line_lo, line_end=line_hi, ts_start=ts_lo, ts_end=ts_hi, section=section,
                     meta=dict(bs[0].meta) if len(bs) == 1 else {"blocks": len(bs)})

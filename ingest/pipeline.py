@@ -99,6 +99,31 @@ def _step(rt: Runtime, job_id: str, stage: JobStage, percent: int, timings: dict
         progress(stage, percent)
 
 
+def partition_and_chunk(path, media_type: str, encoding: str | None, limits: Limits, *, max_chunks: int,
+                        timings: dict | None = None, after_partition: Callable[[], None] | None = None
+                        ) -> tuple[Partitioned, list[ChunkSpec]]:
+    """The database-free middle of prepare_document: partition a stored original in the sandbox, then chunk.
+
+    Returns the partition and at least one chunk, or raises ClausewiseError with a stable code."""
+    timings = {} if timings is None else timings
+    t = time.perf_counter()
+    child: dict = {}
+    part = _partition_sandboxed(path, media_type, encoding, limits, child)
+    timings["partition_s"] = round(time.perf_counter() - t, 4)
+    timings["partition_cpu_s"] = child.get("cpu_s", 0.0)
+    if after_partition:
+        after_partition()
+    t = time.perf_counter()
+    _, specs = chunk_blocks(part.blocks)
+    timings["chunk_s"] = round(time.perf_counter() - t, 4)
+    if not specs:
+        raise ClausewiseError(ErrorCode.no_text, "the document produced no chunks")
+    if len(specs) > max_chunks:   # one 10 MB CSV field was 8,740 chunks and a minute of embedding
+        raise ClausewiseError(ErrorCode.too_many_chunks, f"the document splits into {len(specs)} chunks, more "
+                              f"than the limit of {max_chunks} (CLAUSEWISE_MAX_CHUNKS_PER_DOCUMENT)")
+    return part, specs
+
+
 def prepare_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limits = Limits(),
                      progress: Progress | None = None) -> Prepared | str:
     """Claim the job, partition in the sandbox, split records and chunk. Returns a final status if done."""
@@ -116,22 +141,10 @@ def prepare_document(rt: Runtime, document_id: str, job_id: str, *, limits: Limi
         s.flush()
         s.expunge(doc)
     try:
-        t = time.perf_counter()
-        child: dict = {}
-        part = _partition_sandboxed(rt.blobs.path(doc.storage_key), doc.detected_type,
-                                    (doc.meta or {}).get("encoding"), limits, child)
-        timings["partition_s"] = round(time.perf_counter() - t, 4)
-        timings["partition_cpu_s"] = child.get("cpu_s", 0.0)
-        _step(rt, job_id, JobStage.split, 20, timings, progress)
-        t = time.perf_counter()
-        _, specs = chunk_blocks(part.blocks)
-        timings["chunk_s"] = round(time.perf_counter() - t, 4)
-        if not specs:
-            raise ClausewiseError(ErrorCode.no_text, "the document produced no chunks")
-        cap = rt.settings.max_chunks_per_document
-        if len(specs) > cap:   # one 10 MB CSV field was 8,740 chunks and a minute of embedding
-            raise ClausewiseError(ErrorCode.too_many_chunks, f"the document splits into {len(specs)} chunks, more "
-                                  f"than the limit of {cap} (CLAUSEWISE_MAX_CHUNKS_PER_DOCUMENT)")
+        part, specs = partition_and_chunk(
+            rt.blobs.path(doc.storage_key), doc.detected_type, (doc.meta or {}).get("encoding"), limits,
+            max_chunks=rt.settings.max_chunks_per_document, timings=timings,
+            after_partition=lambda: _step(rt, job_id, JobStage.split, 20, timings, progress))
         return Prepared(doc, job_id, part, specs, timings)
     except ClausewiseError as e:
         fail_document(rt, document_id, job_id, e.code, e.detail)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import resource
 import select
@@ -16,6 +17,8 @@ import time
 from collections.abc import Callable
 
 from core.errors import ClausewiseError, ErrorCode
+
+log = logging.getLogger("clausewise.ingest")
 
 
 def _vm_bytes() -> int:
@@ -51,7 +54,9 @@ def run_limited(fn: Callable[[], object], *, timeout_s: float, memory_bytes: int
                 payload = {"error": ErrorCode.partition_memory.value,
                            "detail": f"parsing needed more than {memory_bytes // 2**20} MiB"}
             except Exception as e:  # noqa: BLE001 - any parser failure is a property of the file
-                payload = {"error": ErrorCode.corrupt_file.value, "detail": f"{type(e).__name__}: {e}"[:500]}
+                # ...as far as the worker can tell; the exception is named so that a parser bug shows (logs, tests)
+                payload = {"error": ErrorCode.corrupt_file.value, "detail": f"{type(e).__name__}: {e}"[:500],
+                           "exception": type(e).__name__}
             data = json.dumps(payload).encode()
             with os.fdopen(write_fd, "wb") as w:
                 w.write(data)
@@ -91,5 +96,9 @@ def run_limited(fn: Callable[[], object], *, timeout_s: float, memory_bytes: int
     except ValueError:
         raise ClausewiseError(ErrorCode.partition_memory, "parser output was cut short") from None
     if "error" in payload:
+        if "exception" in payload:
+            log.warning("parser raised %s (reported as %s): %s", payload["exception"], payload["error"],
+                        payload["detail"])
+            raise ClausewiseError(ErrorCode(payload["error"]), payload["detail"], exception=payload["exception"])
         raise ClausewiseError(ErrorCode(payload["error"]), payload["detail"])
     return payload["ok"]

@@ -21,6 +21,7 @@ _JSONL_MEDIA = {"application/x-ndjson", "application/ndjson", "application/jsonl
 _CSV_MEDIA = {"text/csv", "application/csv"}
 _PLAIN_MEDIA = {"text/plain", "text/x-log"}
 
+CSV_FIELD_LIMIT = 16 * 1024 * 1024   # csv's default (128 KiB) refuses long free-text cells of real exports
 LOG_MIN_PARSED_RATIO = 0.6       # share of non-empty lines that must carry a recognised timestamp
 LOG_MIN_PARSED_SHARE_OF_ALL = 0.25
 # Lines that plainly continue a multi-line event (stack traces): they join the previous event and do not count
@@ -212,7 +213,7 @@ def _read_csv(text: str) -> CsvTable | None:
     delim = max(",;\t|", key=header_line.count)
     if header_line.count(delim) == 0:
         return None
-    csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     reader = csv.reader((ln + "\n" for ln in lines), delimiter=delim)
     rows: list[tuple[int, int, list[str]]] = []
     header: list[str] | None = None

@@ -8,6 +8,36 @@ import re
 from typing import Any
 
 _WS = " \t\n\r"
+# Deeper JSON is refused as malformed. Real exports nest under 20 levels (Jira's ADF bodies are the deepest); every
+# walker over a parsed record (renderers, flattening, repr, the sandbox's JSON reply) recurses once per level, and
+# a record near the parser's own limit made them hit Python's recursion limit.
+MAX_JSON_DEPTH = 200
+
+
+def too_deep(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests containers more than `limit` levels deep (iterative: no recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, dict):
+            x = x.values()
+        elif not isinstance(x, list):
+            continue
+        if d > limit:
+            return True
+        stack.extend((v, d + 1) for v in x if isinstance(v, (dict, list)))
+    return False
+
+
+def loads(s: str) -> Any:
+    """json.loads for untrusted text: ValueError (never RecursionError) for invalid or too deeply nested JSON."""
+    try:
+        obj = json.loads(s)
+    except RecursionError:
+        raise ValueError("JSON nesting is too deep") from None
+    if too_deep(obj):
+        raise ValueError(f"JSON nesting is deeper than {MAX_JSON_DEPTH} levels")
+    return obj
 
 
 class Lines:
@@ -98,14 +128,12 @@ def scan_json(text: str) -> tuple[Any, dict[str | None, list[tuple[int, int]]]]:
             raise ValueError("not a container")
         if _skip_ws(text, end) != len(text):
             raise ValueError("trailing data")
-        return doc, spans
     except (ValueError, IndexError, RecursionError):
-        pass
-    # Let the C parser give the authoritative verdict (and its error message).
-    try:
-        return json.loads(text), {}
-    except RecursionError:
-        raise ValueError("JSON nesting is too deep") from None
+        # Let the C parser give the authoritative verdict (and its error message).
+        return loads(text), {}
+    if too_deep(doc):
+        raise ValueError(f"JSON nesting is deeper than {MAX_JSON_DEPTH} levels")
+    return doc, spans
 
 
 def parse_jsonl(text: str) -> tuple[list[tuple[int, dict]], int, int]:
@@ -120,7 +148,7 @@ def parse_jsonl(text: str) -> tuple[list[tuple[int, dict]], int, int]:
             bad += 1
             continue
         try:
-            obj = json.loads(s)
+            obj = loads(s)
         except ValueError:
             bad += 1
             continue

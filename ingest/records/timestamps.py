@@ -26,7 +26,10 @@ def parse_ts(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return from_epoch(float(value))
+        try:
+            return from_epoch(float(value))
+        except OverflowError:          # an integer beyond float range (JSON integers are unbounded)
+            return None
     if not isinstance(value, str) or len(value) > 48:
         return None
     s = value.strip()
@@ -43,7 +46,10 @@ def parse_ts(value: Any) -> datetime | None:
             tm = _TZ_RE.match(tz)
             sign = -1 if tm.group(1) == "-" else 1
             offset = sign * timedelta(hours=int(tm.group(2)), minutes=int(tm.group(3) or 0))
-        return (dt - offset).replace(tzinfo=UTC)
+        try:
+            return (dt - offset).replace(tzinfo=UTC)
+        except OverflowError:          # 0001-01-01T00:00+05:00 and 9999-12-31T23:59-05:00 lie outside datetime
+            return None
     if re.fullmatch(r"\d{10}(?:\.\d+)?|\d{13}", s):
         return from_epoch(float(s))
     if re.match(r"^(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}", s):

@@ -88,6 +88,16 @@ def kv(pairs: Iterable[tuple[str, str]], limit: int | None = None) -> str:
     return s
 
 
+def as_dict(v: Any) -> dict:
+    """v if it is an object, else {}: a record member of the wrong type reads as absent, not as a crash."""
+    return v if isinstance(v, dict) else {}
+
+
+def as_list(v: Any) -> list:
+    """v if it is an array, else []."""
+    return v if isinstance(v, list) else []
+
+
 def get(d: Any, *path: str, default: Any = None) -> Any:
     for p in path:
         if not isinstance(d, dict):

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..base import Block, Container, Example, RecordFormat, RecordKind
+from ..jsonscan import loads
 from ..timestamps import fmt_ts, parse_ts
 from ..values import clean_str, flatten, get, kv, label
 
@@ -100,7 +101,7 @@ def _properties(e: dict) -> str:
             continue
         if isinstance(v, str) and v[:1] in "{[":
             try:
-                v = json.loads(v)
+                v = loads(v)
             except ValueError:
                 pass
         shown[k] = v

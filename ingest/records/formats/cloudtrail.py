@@ -7,7 +7,7 @@ import re
 
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts
-from ..values import clean_str, flatten, fmt_val, get, kv, short_ua
+from ..values import as_dict, clean_str, flatten, fmt_val, get, kv, short_ua
 
 _SECRET_RE = re.compile(r"secretAccessKey|sessionToken|password", re.I)
 
@@ -18,7 +18,7 @@ def detect(o: dict) -> bool:
 
 def render(e: dict, parent: dict | None = None) -> Block:
     ts = parse_ts(e.get("eventTime"))
-    uid = e.get("userIdentity") or {}
+    uid = as_dict(e.get("userIdentity"))
     principal = (uid.get("arn") or get(uid, "sessionContext", "sessionIssuer", "arn")
                  or uid.get("principalId") or uid.get("invokedBy") or uid.get("type"))
     parts = [fmt_ts(ts), "cloudtrail", str(e.get("eventSource", "")), str(e.get("eventName", ""))]

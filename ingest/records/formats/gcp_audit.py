@@ -8,7 +8,7 @@ from typing import Any
 
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts
-from ..values import clean_str, flatten, get, kv, short_ua
+from ..values import as_dict, as_list, clean_str, flatten, get, kv, short_ua
 
 
 def detect(o: dict) -> bool:
@@ -39,10 +39,10 @@ def _payload_parts(p: dict, principal: str | None, method: Any) -> list[str]:
     if isinstance(deleg, list) and deleg:
         chain = [get(d, "firstPartyPrincipal", "principalEmail") or get(d, "principalSubject")
                  for d in deleg]
-        chain = [c for c in chain if c]
+        chain = [str(c) for c in chain if c]
         if chain:
             parts.append("delegated_from=" + ",".join(chain))
-    rm = p.get("requestMetadata") or {}
+    rm = as_dict(p.get("requestMetadata"))
     if rm.get("callerIp"):
         parts.append(f"src={rm['callerIp']}")
     if rm.get("callerSuppliedUserAgent"):
@@ -55,11 +55,11 @@ def _payload_parts(p: dict, principal: str | None, method: Any) -> list[str]:
 def _status_and_delta(p: dict, meta: dict) -> tuple[str, list]:
     """The status (error) and IAM policy delta of a protoPayload as text, and the binding deltas."""
     text = ""
-    status = p.get("status") or {}
+    status = as_dict(p.get("status"))
     if status.get("code") or status.get("message"):
         message = clean_str(str(status.get("message", "")), 200)
         text += f" status: code={status.get('code')} {message}".rstrip()
-        for d in status.get("details") or []:
+        for d in as_list(status.get("details")):
             for v in (d.get("violations") or []) if isinstance(d, dict) else []:
                 if isinstance(v, dict) and v.get("type"):
                     text += f" violation={v['type']}"
@@ -101,7 +101,7 @@ def render(e: dict, parent: dict | None = None) -> Block:
     parts = [fmt_ts(ts), "gcp"]
     if p:
         parts += _payload_parts(p, principal, method)
-    res = e.get("resource") or {}
+    res = as_dict(e.get("resource"))
     if res.get("type"):
         labels = kv(flatten(res.get("labels") or {}, skip=lambda k: k.endswith("unique_id")), 200)
         parts.append(f"resource_type={res['type']}" + (f" ({labels})" if labels else ""))

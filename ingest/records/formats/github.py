@@ -8,7 +8,7 @@ from typing import Any
 
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts, span
-from ..values import joined, label
+from ..values import as_list, joined, label
 
 _HTML_NOISE = re.compile(r"<!--.*?-->|</?(?:details|summary|br|sub|sup|kbd|p)\b[^>]*>", re.S | re.I)
 
@@ -27,7 +27,7 @@ def _md_clean(s: Any) -> str:
 
 
 def render(issue: dict, parent: dict | None = None) -> Block:
-    url = issue.get("html_url") or issue.get("url") or ""
+    url = next((u for u in (issue.get("html_url"), issue.get("url")) if isinstance(u, str) and u), "")
     m = re.search(r"github\.com/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)", url)
     number = issue.get("number") or (m and m.group(3))
     section = f"{m.group(2)}#{number}" if m else (f"#{number}" if number else None)
@@ -69,7 +69,7 @@ def render(issue: dict, parent: dict | None = None) -> Block:
     meta = {}
     if state:
         meta["state"] = str(state)
-    labels = [x for x in (label(lb) for lb in issue.get("labels") or []) if x]
+    labels = [x for x in (label(lb) for lb in as_list(issue.get("labels"))) if x]
     if labels:
         meta["labels"] = labels[:20]
     text = "\n".join(x for x in lines if x is not None)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts, span
-from ..values import clean_str, get, joined, label
+from ..values import as_dict, as_list, clean_str, get, joined, label
 
 _ADF_INLINE = {"text", "hardBreak", "mention", "emoji", "inlineCard", "date", "status", "placeholder",
                "mediaInline", "inlineExtension"}
@@ -42,7 +42,7 @@ def _adf_list(t: str, attrs: dict, content: list, depth: int) -> str:
 
 def _adf_children(content: list, depth: int, sep: str) -> str:
     """Inline children run together; block children joined by sep, empty ones dropped."""
-    if all(isinstance(c, dict) and c.get("type") in _ADF_INLINE for c in content):
+    if all(isinstance(c, dict) and isinstance(c.get("type"), str) and c["type"] in _ADF_INLINE for c in content):
         return "".join(_adf(c, depth + 1) for c in content)
     return sep.join(s for s in (_adf(c, depth + 1) for c in content) if s.strip())
 
@@ -181,7 +181,7 @@ def _field_rows(f: dict, created: datetime | None, updated: datetime | None,
         if cells:
             lines.append(" | ".join(cells))
 
-    project = f.get("project") or {}
+    project = as_dict(f.get("project"))
     project_label = (f"{project.get('name')} ({project.get('key')})" if project.get("name")
                      else project.get("key"))
     row(("Project", project_label))
@@ -200,7 +200,7 @@ def _field_rows(f: dict, created: datetime | None, updated: datetime | None,
 def _relations(f: dict) -> list[str]:
     """Issue links, sub-tasks and attachment names."""
     lines, links = [], []
-    for link in f.get("issuelinks") or []:
+    for link in as_list(f.get("issuelinks")):
         if not isinstance(link, dict):
             continue
         for side, verb in (("outwardIssue", "outward"), ("inwardIssue", "inward")):
@@ -212,10 +212,10 @@ def _relations(f: dict) -> list[str]:
     if links:
         lines.append("Links: " + "; ".join(links))
     subtasks = [f"{s.get('key')} {get(s, 'fields', 'summary', default='')}".strip()
-                for s in f.get("subtasks") or [] if isinstance(s, dict) and s.get("key")]
+                for s in as_list(f.get("subtasks")) if isinstance(s, dict) and s.get("key")]
     if subtasks:
         lines.append("Sub-tasks: " + "; ".join(subtasks))
-    attachments = [a.get("filename") for a in f.get("attachment") or []
+    attachments = [str(a["filename"]) for a in as_list(f.get("attachment"))
                    if isinstance(a, dict) and a.get("filename")]
     if attachments:
         lines.append("Attachments: " + ", ".join(attachments))
@@ -256,11 +256,11 @@ def _activity(issue: dict, f: dict, stamps: list[datetime | None]) -> list[str]:
             body = _rich_text(c.get("body"))
             lines.append(f"[{fmt_ts(cts)}] {author}: {body}")
     transitions = []
-    for h in get(issue, "changelog", "histories", default=[]) or []:
+    for h in as_list(get(issue, "changelog", "histories")):
         if not isinstance(h, dict):
             continue
         hts = parse_ts(h.get("created"))
-        for item in h.get("items") or []:
+        for item in as_list(h.get("items")):
             if isinstance(item, dict) and item.get("field") in _JIRA_HISTORY_FIELDS:
                 stamps.append(hts)
                 who = label(h.get("author"))

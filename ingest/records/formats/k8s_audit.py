@@ -6,7 +6,7 @@ import json
 
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts
-from ..values import flatten, fmt_val, get, kv, short_ua
+from ..values import as_dict, flatten, fmt_val, get, kv, short_ua
 
 
 def detect(o: dict) -> bool:
@@ -19,13 +19,13 @@ def _skip_request_key(k: str) -> bool:
 
 def render(e: dict, parent: dict | None = None) -> Block:
     ts = parse_ts(e.get("requestReceivedTimestamp")) or parse_ts(e.get("stageTimestamp"))
-    ref = e.get("objectRef") or {}
-    user = e.get("user") or {}
+    ref = as_dict(e.get("objectRef"))
+    user = as_dict(e.get("user"))
     username = user.get("username")
     resource = str(ref.get("resource") or "")
     if ref.get("subresource"):
-        resource += "/" + ref["subresource"]
-    target = "/".join(x for x in (ref.get("namespace"), ref.get("name")) if x)
+        resource += f"/{ref['subresource']}"
+    target = "/".join(str(x) for x in (ref.get("namespace"), ref.get("name")) if x)
     parts = [fmt_ts(ts), "k8s", str(e.get("verb", "")), resource or str(e.get("requestURI", ""))]
     if target:
         parts.append(target)
@@ -45,11 +45,11 @@ def render(e: dict, parent: dict | None = None) -> Block:
         parts.append(f"ua={short_ua(e['userAgent'])}")
     if e.get("stage") and e["stage"] != "ResponseComplete":
         parts.append(f"stage={e['stage']}")
-    rs = e.get("responseStatus") or {}
+    rs = as_dict(e.get("responseStatus"))
     code = rs.get("code")
     if code is not None:
         parts.append(f"code={code}")
-    ann = e.get("annotations") or {}
+    ann = as_dict(e.get("annotations"))
     decision = ann.get("authorization.k8s.io/decision")
     if decision:
         parts.append(f"decision={decision}")
