@@ -7,6 +7,7 @@ import io
 import json
 import mimetypes
 import re
+import threading
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -206,6 +207,16 @@ def check_docx(path) -> None:
     check_ooxml(path, DOCX)
 
 
+_MAGIC = threading.local()   # a libmagic handle per thread: loading its database took as long as the lookup
+
+
+def _encoding_of(sample: bytes) -> str:
+    m = getattr(_MAGIC, "encoding", None)
+    if m is None:
+        m = _MAGIC.encoding = magic.Magic(mime_encoding=True)
+    return m.from_buffer(sample)
+
+
 def sniff(sample: bytes, *, claimed: str | None, complete: bool) -> Sniffed:
     """Detect the media type of an upload from its first bytes (`complete` when the sample is the whole file)."""
     mime = magic.from_buffer(sample, mime=True)
@@ -216,8 +227,8 @@ def sniff(sample: bytes, *, claimed: str | None, complete: bool) -> Sniffed:
     if mime == XLSX or (mime == "application/zip" and b"xl/" in sample[:SNIFF_BYTES]):
         return Sniffed(XLSX, None)
     if mime == "message/rfc822":
-        return Sniffed(EML, text_encoding(sample, magic.Magic(mime_encoding=True).from_buffer(sample)) or "utf-8")
-    enc = text_encoding(sample, magic.Magic(mime_encoding=True).from_buffer(sample))
+        return Sniffed(EML, text_encoding(sample, _encoding_of(sample)) or "utf-8")
+    enc = text_encoding(sample, _encoding_of(sample))
     if mime.startswith("text/") or mime in ("application/json", "application/x-ndjson", "application/csv") or (
         enc and mime == "application/octet-stream" and sample[:2] in (b"\xff\xfe", b"\xfe\xff")
     ):
