@@ -128,7 +128,7 @@ def register_upload(
                    meta={"encoding": sniffed.encoding} if sniffed.encoding else {})
     job = Job(tenant_id=tenant_id, document=doc, state=DocumentStatus.queued, stage=JobStage.queued, timings={})
     try:
-        with db.session() as s:
+        with db.write_lock, db.session() as s:
             s.add(doc)
             s.add(job)
     except IntegrityError:
