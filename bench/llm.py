@@ -46,7 +46,9 @@ def _ranked_ids(drafts, fw: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = harness.parser(__doc__)
-    ap.add_argument("--dataset", type=Path, default=Path("eval/datasets/evidence-dev.jsonl"))
+    ap.add_argument("--dataset", type=Path, default=Path(__file__).resolve().parents[1] / "eval" / "datasets" /
+                    "evidence-dev.jsonl", help="a labelled JSON Lines set (default: the shipped dev set, from any "
+                                           "working directory)")
     ap.add_argument("--limit", type=int, default=None, help="score the first N items only")
     ap.add_argument("--candidates", type=int, default=5, help="ISO candidates judged (CSF and NHI get fewer)")
     ap.add_argument("--base-url", help="an OpenAI-compatible endpoint instead of the packaged local model")

@@ -21,10 +21,15 @@ CASES = {
     "ingest": ["--docs", "2", "--pages", "1"],
     "suggest": ["--docs", "2", "--repeat", "1"],
     "ui": ["--chunks", "30", "--suggestions", "5", "--queue", "400", "--repeat", "1"],
+    # the packaged local LLM judging one candidate of two dev items (needs_llm: it starts the llama.cpp server)
+    "llm": ["--limit", "2", "--candidates", "1"],
+    # `clausewise serve` broken while it works: 12 uploads, one worker kill, the Chroma server and the API restarted
+    "soak": ["--uploads", "12", "--kills", "1", "--chaos-span", "20", "--settle", "400"],
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.needs_llm) if n == "llm" else n
+                                  for n in sorted(CASES)])
 def test_benchmark_runs_and_reports_its_machine(name, tmp_path):
     out = tmp_path / "result.json"
     env = {**os.environ, "CLAUSEWISE_DATA_DIR": str(tmp_path / "data")}
@@ -35,5 +40,7 @@ def test_benchmark_runs_and_reports_its_machine(name, tmp_path):
     assert result["machine"]["cpus"] >= 1 and result["machine"]["mem_gib"] > 0 and result["peak_rss_mib"] > 0
     if name == "upload":
         assert result["all_ok"] and not result["sample_failures"], result
+    if name == "soak":
+        assert result["all_ok"] and result["lost"] == 0 and result["worker_kills"] == 1, result
     if name != "suggest":  # suggest exits 1 when its p95 passes its bound; that is a figure, not a failure here
         assert r.returncode == 0, r.stderr[-3000:]
