@@ -149,7 +149,7 @@ def serve(
     from core.telemetry import configure_logging
     from worker import local
 
-    settings = _runtime_settings()
+    settings = _runtime_settings(schema=False)   # it runs the migrations itself, on any database
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.resolved_database_url)
     typer.echo(f"clausewise: {settings.public_summary()}", err=True)
@@ -242,7 +242,7 @@ def ingest(
     from ingest.partition import warm_up
     from worker.flows import ingest_and_classify_many
 
-    settings = _runtime_settings()
+    settings = _runtime_settings(schema=False)   # it runs the migrations itself, on any database
     upgrade(settings.resolved_database_url)
     rt = Runtime(settings)
     warm_up()
