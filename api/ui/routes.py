@@ -43,10 +43,9 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 def security_headers(response: Response) -> Response:
+    """The UI's own CSP and no caching; the headers every response carries (nosniff, frame, referrer) are added
+    by the app's middleware (api.limits.add_security_headers)."""
     response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
     response.headers["Cache-Control"] = "no-store"
     return response
 
