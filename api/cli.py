@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from api import cli_governance
 from catalog import FRAMEWORKS, load_catalog
 from core.settings import Settings
 
@@ -510,6 +511,9 @@ def reconcile_cmd(
     finally:
         rt.close()
     typer.echo(json.dumps(report))
+
+
+cli_governance.register(app, _runtime_settings)
 
 
 def _one_line(exc: BaseException) -> str | None:

@@ -20,7 +20,8 @@ class ErrorOut(_Out):
 
 
 ERROR_TEXT = {
-    409: "conflict: `ledger_busy` (another decision was being recorded; retry) or `document_not_indexed`",
+    409: "conflict: `ledger_busy` (another decision or governance event was being recorded; retry), "
+         "`document_not_indexed`, `invalid_transition` or `fresh_evidence_required`",
     413: "`file_too_large` or `body_too_large`",
     415: "`unsupported_media_type` or `type_mismatch` (claimed and detected types in the body)",
     429: "`rate_limited`: too many requests with this key; the `Retry-After` header says when to retry",
@@ -208,6 +209,7 @@ class CoverageOut(_Out):
 class LedgerVerifyOut(_Out):
     tenant_id: str
     rows: int
+    governance_rows: int = 0
     ok: bool
     problems: list[dict]
     head: dict

@@ -139,6 +139,8 @@ class Catalog:
         self.evidence_forms: dict[str, list[dict]] = {}
         # Kinds of document (a management review record, a risk register...) and what each evidences on its own.
         self.genres: list[dict] = []
+        # How long confirmed evidence of a control stays current: {framework: {"default": {...}, "rules": [...]}}.
+        self.review_intervals: dict[str, dict] = {}
         self._adj: dict[tuple[str, str], list[Hop]] = defaultdict(list)
         for e in edges:
             self._adj[(e.from_framework, e.from_id)].append(
@@ -156,6 +158,21 @@ class Catalog:
 
     def control(self, framework: str, control_id: str) -> Control:
         return self.framework(framework).controls[control_id]
+
+    def review_interval(self, framework: str, control_id: str) -> tuple[int, str]:
+        """The catalog's default review interval of a control in days, and why: the exact id or the longest
+        matching id prefix of the framework's rules, else the framework's default (365 days if none)."""
+        table = self.review_intervals.get(framework) or {}
+        best: dict | None = None
+        for rule in table.get("rules", ()):
+            p = rule["prefix"]
+            # "A.7" holds A.7.4 but not A.70; "PR.AA" holds PR.AA-05; "DE." holds every DE id
+            matches = control_id == p or (control_id.startswith(p)
+                                          and (p[-1] in ".-" or control_id[len(p)] in ".-"))
+            if matches and (best is None or len(p) > len(best["prefix"])):
+                best = rule
+        chosen = best or table.get("default") or {"days": 365, "why": "default"}
+        return int(chosen["days"]), str(chosen["why"])
 
     def find(self, control_id: str) -> list[Control]:
         """Every control with this id, across frameworks (ids rarely collide)."""
@@ -329,6 +346,20 @@ def _genres(data_dir: Path, frameworks: dict[str, Framework]) -> list[dict]:
     return genres
 
 
+def _review_intervals(data_dir: Path, frameworks: dict[str, Framework]) -> dict[str, dict]:
+    path = data_dir / "review_intervals.json"
+    if not path.exists():
+        return {}
+    data = _read_json(path)["data"]
+    for key, table in data.items():
+        if key not in frameworks:
+            raise CatalogError(f"review_intervals.json: unknown framework {key!r}")
+        for rule in [table.get("default", {"days": 365}), *table.get("rules", [])]:
+            if not isinstance(rule.get("days"), int) or not 1 <= rule["days"] <= 3660:
+                raise CatalogError(f"review_intervals.json: {key} rule {rule!r} needs days in 1..3660")
+    return data
+
+
 def _check_minimums(cat: Catalog) -> None:
     """Every Annex A control reaches CSF 2.0; every NHI risk reaches ISO 42001 once and CSF 2.0 twice."""
     for c in cat.frameworks[ISO].controls.values():
@@ -358,6 +389,7 @@ def build_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     _check_minimums(cat)
     cat.evidence_forms = _evidence_forms(data_dir, frameworks)
     cat.genres = _genres(data_dir, frameworks)
+    cat.review_intervals = _review_intervals(data_dir, frameworks)
     return cat
 
 

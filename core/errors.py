@@ -43,6 +43,13 @@ class ErrorCode(str, Enum):
     invalid_offsets = ("invalid_offsets", 422)
     document_not_indexed = ("document_not_indexed", 409)
     ledger_busy = ("ledger_busy", 409)
+    # governance
+    justification_required = ("justification_required", 422)
+    not_annex_a_control = ("not_annex_a_control", 422)
+    action_not_found = ("action_not_found", 404)
+    invalid_action_source = ("invalid_action_source", 422)
+    invalid_transition = ("invalid_transition", 409)
+    fresh_evidence_required = ("fresh_evidence_required", 409)
     # upload
     empty_file = ("empty_file", 400)
     file_too_large = ("file_too_large", 413)

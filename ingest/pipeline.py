@@ -20,6 +20,7 @@ from core.errors import ClausewiseError, ErrorCode
 from core.models import Chunk, Document, DocumentStatus, Job, JobStage, utcnow
 from core.runtime import Runtime
 from ingest.chunking import CHUNKER_VERSION, ChunkSpec, chunk_blocks, chunk_id
+from ingest.dates import stated_date
 from ingest.partition import Partitioned, block_from_dict, block_to_dict, partition
 from ingest.sandbox import run_limited
 
@@ -239,6 +240,12 @@ def _commit_indexed(rt: Runtime, doc: Document, job_id: str, part: Partitioned, 
         d.evidence_start = min(stamps) if stamps else d.evidence_date
         d.evidence_end = max(stamps) if stamps else d.evidence_date
         d.meta = {**(d.meta or {}), **part.meta}
+        # what the evidence says it is from (freshness counts from here): a log's last event, else the date a
+        # policy or record states in its head
+        read = max(stamps) if stamps else stated_date("\n".join(c.text for c in specs[:8]))
+        d.meta.pop("evidence_read", None)
+        if read is not None:
+            d.meta["evidence_read"] = {"at": read.isoformat(), "from": "events" if stamps else "text"}
         d.chunker_version, d.embedder_id, d.indexed_at = CHUNKER_VERSION, EMBEDDER_ID, utcnow()
         job = s.get(Job, job_id)
         timings["commit_s"] = round(time.perf_counter() - t, 4)

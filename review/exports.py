@@ -22,7 +22,8 @@ from review.models import Decision
 CSV_COLUMNS = ["framework", "control_id", "control_title", "document_id", "filename", "sha256", "quote",
                "char_start", "char_end", "page", "record", "line_start", "line_end", "evidence_date",
                "evidence_start", "evidence_end", "decision", "decided_by", "decided_at", "comment", "decision_id",
-               "row_hash", "suggestion_id", "source", "confidence", "classifier_version", "catalog_version"]
+               "row_hash", "suggestion_id", "source", "confidence", "classifier_version", "catalog_version",
+               "control_owner", "document_owner"]
 OSCAL_VERSION = "1.1.2"
 NS = "https://github.com/clausewise/clausewise/ns/oscal"
 _UUID_NS = uuid.UUID("6f1c1d4e-3d1a-4c65-9d7e-6c1b0c0a4201")
@@ -39,14 +40,21 @@ def ledger_head(db: Database, tenant_id: str) -> dict:
     return {"seq": head.seq if head else 0, "row_hash": head.row_hash if head else ledger.genesis_hash(tenant_id)}
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(v):
+    """A cell value a spreadsheet will not read as a formula: quoted evidence must stay text (OWASP CSV
+    injection: a leading = + - @, tab or carriage return gets a leading apostrophe)."""
+    return "'" + v if isinstance(v, str) and v[:1] in FORMULA_START else v
+
+
 def to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        # a cell starting with = + - @ is a formula to a spreadsheet; quoted evidence must stay text
-        w.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
-                    for k, v in r.items() if k in CSV_COLUMNS})
+        w.writerow({k: safe_cell(v) for k, v in r.items() if k in CSV_COLUMNS})
     return buf.getvalue()
 
 

@@ -90,3 +90,29 @@ class EdgeReview(Base):
     actor: Mapped[str] = mapped_column(String(200))
     catalog_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GovernanceEvent(Base):
+    """One change to how the management system is run: a control's applicability, an owner, a review interval,
+    a corrective action opened or moved. Insert-only (triggers of migration 0009), hash-chained per tenant like
+    the decisions; the current state is read by folding the events, so there is no row to change behind them."""
+
+    __tablename__ = "governance_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq", name="uq_governance_tenant_seq"),
+        UniqueConstraint("tenant_id", "prev_hash", name="uq_governance_tenant_prev"),
+        Index("ix_governance_entity", "tenant_id", "entity_type", "entity_id", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    entity_type: Mapped[str] = mapped_column(String(20))    # control | document | action
+    entity_id: Mapped[str] = mapped_column(String(120))     # "<framework>:<control id>", a document or action id
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)              # canonical JSON (sorted keys, no whitespace)
+    actor_key_id: Mapped[str | None] = mapped_column(String(36))
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))

@@ -159,6 +159,9 @@ def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: s
             index[(r.framework, r.control_id, t)].append((entry, toks))
         groups.append(entry)
     page = groups[offset: offset + limit]
+    from review.govstate import control_key
+    from review.govstate import load as load_governance
+    gov = load_governance(db, tenant_id)
     with db.session() as s:
         full = {sg.id: sg for sg in s.scalars(select(Suggestion).where(Suggestion.id.in_([g["row"].id for g in page])))}
         items = []
@@ -167,5 +170,7 @@ def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: s
             items.append({**suggestion_public(sg, catalog.control(r.framework, r.control_id).title),
                           "filename": r.filename, "coverage_gap": (r.framework, r.control_id) not in confirmed,
                           "uncertainty": round(1.0 - abs(2.0 * r.confidence - 1.0), 4),
-                          "duplicates": g["duplicates"]})
+                          "duplicates": g["duplicates"],
+                          "control_owner": (gov.owner_of(control_key(r.framework, r.control_id)) or {}).get("owner"),
+                          "document_owner": (gov.document_owners.get(r.document_id) or {}).get("owner")})
     return {"total_pending": total, "items": items, "collapsed": len(rows) - len(groups), "offset": offset}

@@ -464,7 +464,11 @@ def export_download(request: Request, name: str) -> Response:
     elif name == "oscal.json":
         body, media = json.dumps(exports.to_oscal(rows, db=db, tenant_id=tenant, catalog=catalog), indent=1), \
             "application/json"
+    elif name in ("soa.xlsx", "soa.csv", "soa.json"):
+        from review import soa
+        body, media, _ = soa.export(db=db, catalog=catalog, tenant_id=tenant, fmt=name.split(".")[1])
     else:
-        raise ClausewiseError(ErrorCode.validation_error, "exports are mappings.csv, mappings.json, oscal.json")
+        raise ClausewiseError(ErrorCode.validation_error,
+                              "exports are mappings.csv, mappings.json, oscal.json, soa.xlsx, soa.csv, soa.json")
     return security_headers(Response(body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="clausewise-{name}"'}))

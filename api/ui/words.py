@@ -33,6 +33,14 @@ PLAIN: dict[str, str] = {
     "invalid_offsets": "The selected span does not match the document's text.",
     "document_not_indexed": "The document is not indexed yet.",
     "ledger_busy": "Another decision was being recorded; try again.",
+    "justification_required": "Excluding a control needs a justification.",
+    "not_annex_a_control": "Only Annex A controls can be excluded; clauses 4 to 10 always apply.",
+    "action_not_found": "That corrective action does not exist in this workspace.",
+    "invalid_action_source": "A corrective action starts from a gap, an expired control or a mapping rejected "
+                             "as insufficient or stale; this one does not.",
+    "invalid_transition": "The action cannot move to that state from where it is now.",
+    "fresh_evidence_required": "Verifying needs newly confirmed evidence, dated after the action was opened, "
+                               "for every control it names.",
     "empty_file": "The file is empty.",
     "file_too_large": "The file is larger than the upload limit.",
     "unsupported_media_type": "This kind of file is not accepted.",
