@@ -9,24 +9,27 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from catalog import Catalog
-from core.auth import Principal, authenticate
+from core.auth import Principal, authenticate, cached_principal
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Role
 from core.runtime import Runtime
 from core.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that only read app state are `async def`: FastAPI runs a plain `def` dependency in its thread pool,
+# one hop per dependency per request, which under load cost more than the work itself.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -38,9 +41,11 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def get_principal(request: Request) -> Principal:
-    """401 unless the request carries a valid, unrevoked key. Cached per request by FastAPI."""
-    principal = authenticate(request.app.state.db, presented_key(request))
+async def get_principal(request: Request) -> Principal:
+    """401 unless the request carries a valid, unrevoked key. Cached per request by FastAPI; a key seen in the
+    last few seconds is not looked up again (core.auth.KEY_CACHE_TTL_S), else the lookup runs in the thread pool."""
+    db, key = request.app.state.db, presented_key(request)
+    principal = cached_principal(db, key) or await run_in_threadpool(authenticate, db, key)
     request.state.principal = principal
     return principal
 
@@ -51,7 +56,7 @@ class Allow:
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
-    def __call__(self, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def __call__(self, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in self.roles:
             raise ClausewiseError(ErrorCode.forbidden, f"role {principal.role.value!r} may not do this",
                                   allowed_roles=sorted(r.value for r in self.roles))
@@ -67,7 +72,7 @@ EXPORT = Allow(R.auditor, R.admin)
 ADMIN = Allow(R.admin)
 
 
-def get_tenant(principal: Annotated[Principal, Depends(get_principal)]) -> str:
+async def get_tenant(principal: Annotated[Principal, Depends(get_principal)]) -> str:
     """The caller's tenant, from its key; no request parameter can name another."""
     return principal.tenant_id
 

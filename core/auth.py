@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -66,16 +67,42 @@ def create_key(db: Database, *, tenant: str, role: str, name: str | None = None,
     return row, plaintext
 
 
+KEY_CACHE_TTL_S = 5.0
+# key hash -> (principal, monotonic expiry), per Database: a valid key is looked up once per TTL, not per request.
+# A key revoked through this process is forgotten at once; one revoked by another process (the CLI) stops
+# working here within the TTL.
+_KEY_CACHE: dict[tuple[int, str], tuple[Principal, float]] = {}
+
+
+def cached_principal(db: Database, key: str | None) -> Principal | None:
+    if not key:
+        return None
+    hit = _KEY_CACHE.get((id(db), hash_key(key.strip())))
+    return hit[0] if hit and hit[1] > time.monotonic() else None
+
+
 def authenticate(db: Database, key: str | None) -> Principal:
     """The principal for a presented key; 401 for a missing, unknown or revoked key."""
     if not key:
         raise ClausewiseError(ErrorCode.unauthenticated, "an API key is required (Authorization: Bearer <key> "
                                                          "or X-API-Key)")
+    digest = hash_key(key.strip())
     with db.session() as s:
-        row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip())))
+        row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
     if row is None or row.revoked_at is not None:
+        _KEY_CACHE.pop((id(db), digest), None)
         raise ClausewiseError(ErrorCode.unauthenticated, "the API key is unknown or revoked")
-    return Principal(key_id=row.id, name=row.name, role=Role(row.role), tenant_id=row.tenant_id)
+    principal = Principal(key_id=row.id, name=row.name, role=Role(row.role), tenant_id=row.tenant_id)
+    if len(_KEY_CACHE) > 10_000:
+        _KEY_CACHE.clear()
+    _KEY_CACHE[(id(db), digest)] = (principal, time.monotonic() + KEY_CACHE_TTL_S)
+    return principal
+
+
+def forget_key(key_id: str) -> None:
+    for k, (p, _) in list(_KEY_CACHE.items()):
+        if p.key_id == key_id:
+            _KEY_CACHE.pop(k, None)
 
 
 def key_public(row: ApiKey) -> dict:
@@ -97,7 +124,9 @@ def revoke_key(db: Database, tenant_id: str, key_id: str) -> dict:
             raise ClausewiseError(ErrorCode.key_not_found, "no such key in this tenant", key_id=key_id)
         if row.revoked_at is None:
             row.revoked_at = utcnow()
-        return key_public(row)
+        out = key_public(row)
+    forget_key(key_id)
+    return out
 
 
 def has_keys(db: Database) -> bool:
