@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.needs_model, pytest.mark.slow]
 
 CASES = {
     "ledger": ["--decisions", "20", "--writers", "2"],
+    "governance": ["--documents", "10", "--mappings", "30", "--actions", "3"],
     "upload": ["--requests", "6", "--clients", "2"],
     "chroma": ["--sizes", "500", "--queries", "5"],
     "ingest": ["--docs", "2", "--pages", "1"],
