@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from api.deps import Allow, get_principal
 from api.errors import install_error_handlers
 from api.routes import catalog as catalog_routes
-from api.routes import documents, evaluations, governance, health, ops, review, suggestions
+from api.routes import documents, evaluations, governance, health, nhi, ops, review, suggestions
 from api.schemas import ErrorOut
 from catalog import load_catalog
 from core.db import Database
@@ -92,7 +92,7 @@ def _install_ui(app: FastAPI) -> None:
 
 
 SECURED_ROUTERS = (catalog_routes.router, documents.router, suggestions.router, review.router, governance.router,
-                   evaluations.router, ops.router)
+                   nhi.router, evaluations.router, ops.router)
 
 
 def _registry_with(base, collector):

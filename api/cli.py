@@ -380,6 +380,31 @@ def eval_files(
             f"{'-' if m.get(k) is None else m[k]:>{w}}" for k, w in (("primary@3", 11), ("hit@5", 8), ("mrr", 8))))
 
 
+@eval_app.command("nhi")
+def eval_nhi(
+    dataset: Path = typer.Option(..., "--dataset", exists=True, dir_okay=False,
+                                 help="A labelled inventory (JSON Lines), e.g. eval/datasets/nhi/inventory.jsonl"),
+    root: Path = typer.Option(None, "--root", help="Folder its `file` paths are relative to (default: the "
+                                                  "dataset folder's parent)"),
+    json_out: Path = typer.Option(None, "--json", help="Write the whole result (per file, per kind) here"),
+) -> None:
+    """Score NHI extraction against a labelled inventory: precision and recall per kind, first/last seen,
+    credential events."""
+    from eval.nhi import evaluate
+
+    result = evaluate(dataset, root)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=1))
+    typer.echo(f"{dataset}: {result['labelled']} labelled identities in {result['files']} files; "
+               f"precision {result['precision']}, recall {result['recall']}; of {result['matched']} matched: "
+               f"first seen same day {result['first_seen_same_day']}, last seen {result['last_seen_same_day']}, "
+               f"credential events found {result['credential_events_recall']}")
+    typer.echo(f"{'kind':28}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}")
+    for kind, m in result["per_kind"].items():
+        typer.echo(f"{kind:28}{'-' if m['precision'] is None else m['precision']:>10}"
+                   f"{'-' if m['recall'] is None else m['recall']:>8}{m['tp']:>5}{m['fp']:>5}{m['fn']:>5}")
+
+
 @eval_app.command("compare")
 def eval_compare(run_a: Path = typer.Argument(..., exists=True),
                  run_b: Path = typer.Argument(..., exists=True)) -> None:
@@ -514,6 +539,39 @@ def reconcile_cmd(
 
 
 cli_governance.register(app, _runtime_settings)
+nhi_app = typer.Typer(help="The NHI inventory read from the evidence.", **_TYPER)
+app.add_typer(nhi_app, name="nhi")
+
+
+@nhi_app.command("list")
+def nhi_list(tenant: str = typer.Option("default", "--tenant"), kind: str = typer.Option(None, "--kind"),
+             risk: str = typer.Option(None, "--risk", help="NHI1..NHI10"),
+             as_json: bool = typer.Option(False, "--json", help="Every item as JSON"),
+             csv_out: Path = typer.Option(None, "--csv", help="Write the whole inventory as CSV here")) -> None:
+    """The machine identities read from this workspace's evidence, most recently seen first."""
+    from api.routes.nhi import to_csv
+    from core.auth import ensure_tenant
+    from core.db import Database
+    from ingest.nhi import inventory
+
+    settings = _runtime_settings()
+    db = Database.from_settings(settings)
+    try:
+        data = inventory.inventory(db, ensure_tenant(db, tenant, create=False).id, kind=kind, risk=risk,
+                                   page=1, page_size=10**9, rotation_days=settings.nhi_rotation_days,
+                                   stale_days=settings.nhi_stale_days)
+    finally:
+        db.dispose()
+    if csv_out:
+        csv_out.write_text(to_csv(data["items"]), encoding="utf-8")
+        typer.echo(f"wrote {data['total']} identities to {csv_out}", err=True)
+    elif as_json:
+        typer.echo(json.dumps(data, indent=1))
+    else:
+        for it in data["items"]:
+            typer.echo(f"{it['kind']:26} {it['identity'][:70]:70} {(it['last_seen'] or '-')[:10]:10} "
+                       f"{' '.join(it['risks'])}")
+        typer.echo(f"{data['total']} identities", err=True)
 
 
 def _one_line(exc: BaseException) -> str | None:

@@ -27,6 +27,7 @@ class ErrorCode(str, Enum):
     tenant_not_found = ("tenant_not_found", 404)
     dataset_not_found = ("dataset_not_found", 404)
     eval_run_not_found = ("eval_run_not_found", 404)
+    identity_not_found = ("identity_not_found", 404)
     unauthenticated = ("unauthenticated", 401)
     forbidden = ("forbidden", 403)
     conflict = ("conflict", 409)

@@ -185,6 +185,39 @@ class Chunk(Base):
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class NhiSighting(Base):
+    """One record's evidence about one non-human identity (ingest/nhi): replaced whole when its document is
+    processed again, merged across documents into the inventory when read. Never holds a secret value."""
+
+    __tablename__ = "nhi_sightings"
+    __table_args__ = (
+        Index("ix_nhi_sightings_tenant_identity", "tenant_id", "identity"),
+        Index("ix_nhi_sightings_document", "document_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    identity: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(20))
+    aliases: Mapped[list] = mapped_column(JSON, default=list)
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str | None] = mapped_column(String(500))
+    credential_event: Mapped[str | None] = mapped_column(String(40))
+    credential: Mapped[str | None] = mapped_column(String(300))
+    owner: Mapped[str | None] = mapped_column(String(300))
+    workload: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(500))
+    privileged: Mapped[bool] = mapped_column(default=False)
+    human_use: Mapped[bool] = mapped_column(default=False)
+    human: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[bool] = mapped_column(default=True)
+    record_index: Mapped[int | None] = mapped_column(Integer)
+    line_start: Mapped[int | None] = mapped_column(Integer)
+    line_end: Mapped[int | None] = mapped_column(Integer)
+
+
 class SuggestionState(StrEnum):
     suggested = "suggested"
     needs_review = "needs_review"  # under the framework's threshold: abstain rather than guess

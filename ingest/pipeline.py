@@ -21,6 +21,7 @@ from core.models import Chunk, Document, DocumentStatus, Job, JobStage, utcnow
 from core.runtime import Runtime
 from ingest.chunking import CHUNKER_VERSION, ChunkSpec, chunk_blocks, chunk_id
 from ingest.dates import stated_date
+from ingest.nhi import inventory
 from ingest.partition import Partitioned, block_from_dict, block_to_dict, partition
 from ingest.sandbox import run_limited
 
@@ -39,13 +40,44 @@ def _partition_sandboxed(path, media_type: str, encoding: str | None, limits: Li
                          stats: dict | None = None) -> Partitioned:
     def work():
         p = partition(path, media_type, encoding)
+        found = mask_secrets(p)   # in the sandbox: no secret value leaves it
         return {"kind": p.kind, "blocks": [block_to_dict(b) for b in p.blocks], "page_count": p.page_count,
-                "record_count": p.record_count, "meta": p.meta}
+                "record_count": p.record_count, "meta": {**p.meta, "secrets": found}, "nhi": p.nhi}
 
     out = run_limited(work, timeout_s=limits.partition_timeout_s, memory_bytes=limits.partition_memory_bytes,
                       stats=stats)
     return Partitioned(out["kind"], [block_from_dict(b) for b in out["blocks"]], out["page_count"],
-                       out["record_count"], out["meta"])
+                       out["record_count"], out["meta"], out.get("nhi") or [])
+
+
+MAX_SECRET_FINDINGS = 500
+_SIGHTING_TEXT = ("identity", "action", "credential", "owner", "workload", "source", "human")
+
+
+def mask_secrets(p: Partitioned) -> list[dict]:
+    """Replace every secret value in the extracted text (and in the NHI sightings) by a `[REDACTED:<type>]`
+    marker before anything is chunked, embedded or stored; return where each was (type, detector, line, record,
+    the access key id next to it), never the value."""
+    from ingest.secrets import mask
+
+    found: list[dict] = []
+    for b in p.blocks:
+        masked, findings = mask(b.text)
+        if not findings:
+            continue
+        b.text = masked
+        for f in findings:
+            if len(found) < MAX_SECRET_FINDINGS:
+                found.append({"type": f.type, "detector": f.detector, "key_id": f.key_id, "record": b.record_index,
+                              "page": b.page, "line_in_block": f.line,
+                              "line": (b.line_start + f.line - 1) if b.line_start is not None else None})
+    for d in p.nhi:
+        for k in _SIGHTING_TEXT:
+            if isinstance(d.get(k), str):
+                d[k] = mask(d[k])[0]
+        if d.get("aliases"):
+            d["aliases"] = [mask(a)[0] if isinstance(a, str) else a for a in d["aliases"]]
+    return found
 
 
 def _set_job(rt: Runtime, job_id: str, **values) -> None:
@@ -239,13 +271,15 @@ def _commit_indexed(rt: Runtime, doc: Document, job_id: str, part: Partitioned, 
         d.page_count, d.record_count = part.page_count, part.record_count
         d.evidence_start = min(stamps) if stamps else d.evidence_date
         d.evidence_end = max(stamps) if stamps else d.evidence_date
-        d.meta = {**(d.meta or {}), **part.meta}
         # what the evidence says it is from (freshness counts from here): a log's last event, else the date a
         # policy or record states in its head
         read = max(stamps) if stamps else stated_date("\n".join(c.text for c in specs[:8]))
-        d.meta.pop("evidence_read", None)
+        meta = {k: v for k, v in {**(d.meta or {}), **part.meta}.items() if k != "evidence_read"}
         if read is not None:
-            d.meta["evidence_read"] = {"at": read.isoformat(), "from": "events" if stamps else "text"}
+            meta["evidence_read"] = {"at": read.isoformat(), "from": "events" if stamps else "text"}
+        d.meta = meta   # assigned whole: a JSON column does not see changes made inside its dict
+        # the machine identities its records show, replacing what an earlier processing found
+        inventory.store(s, tenant_id=doc.tenant_id, document_id=doc.id, sightings=part.nhi)
         d.chunker_version, d.embedder_id, d.indexed_at = CHUNKER_VERSION, EMBEDDER_ID, utcnow()
         job = s.get(Job, job_id)
         timings["commit_s"] = round(time.perf_counter() - t, 4)

@@ -111,6 +111,11 @@ def coverage(*, db: Database, catalog: Catalog, tenant_id: str, framework: str, 
                                              "document_id": doc.id, "suggestion_id": sg.id,
                                              "disputed": "disputed" in verdicts,
                                              "path": [h.public() for h in path]})
+    # machine identities whose records show an NHI Top 10 risk: observed, never a confirmed control
+    observed: dict[str, list[dict]] = {}
+    if framework == "OWASP-NHI-TOP10-2025":
+        from ingest.nhi.inventory import observed_risks
+        observed = observed_risks(db, tenant_id)
     items, counts = [], defaultdict(int)
     for c in catalog.frameworks[framework].requirements():
         ev = confirmed.get(c.id, [])
@@ -141,7 +146,9 @@ def coverage(*, db: Database, catalog: Catalog, tenant_id: str, framework: str, 
                       "exclusion_justification": applic.get("justification") if applic and not applic["applicable"]
                       else None,
                       "open_actions": [{"id": a.id, "state": a.state, "due_date": a.due_date,
-                                        "overdue": a.overdue(now.date())} for a in gov.open_actions(key)]})
+                                        "overdue": a.overdue(now.date())} for a in gov.open_actions(key)],
+                      "observed_in_identities": observed.get(c.id, [])[:20],
+                      "observed_count": len(observed.get(c.id, []))})
     total = len(items)
     current = counts.get("confirmed", 0) + counts.get("expiring", 0)
     return {"framework": framework, "catalog_version": catalog.version,

@@ -38,6 +38,16 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> int:
             served.http.post(f"/v1/suggestions/{items[0]['suggestion_id']}/decisions", json={"decision": "confirm"})
             served.http.post(f"/v1/suggestions/{items[1]['suggestion_id']}/decisions",
                              json={"decision": "reject", "reason_code": "partial", "comment": "rotation only"})
+            # governance: an owner, an exclusion, an expired control with a corrective action (the coverage grid)
+            served.http.put("/v1/controls/ISO-IEC-42001-2023/A.3.2/owner", json={"owner": "AI Governance Lead"})
+            served.http.put("/v1/applicability/A.10.4", json={"applicable": False,
+                                                              "justification": "No AI system is offered to customers."})
+            served.http.put(f"/v1/controls/{items[0]['framework']}/{items[0]['control_id']}/review-interval",
+                            json={"days": 30, "reason": "demo: reviewed monthly"})
+            served.http.post("/v1/actions", json={
+                "statement": "Evidence older than the control's monthly review", "source": {"type": "expired"},
+                "controls": [{"framework": items[0]["framework"], "control_id": items[0]["control_id"]}],
+                "owner": "AI Governance Lead", "due_date": "2026-01-31"})
             run = served.http.post("/v1/eval-runs", json={"dataset": "evidence-dev"}).json()["eval_run_id"]
             deadline = time.monotonic() + 900
             while served.http.get(f"/v1/eval-runs/{run}").json()["state"] not in ("done", "failed"):
@@ -56,7 +66,7 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> int:
                 shots = [("documents", "/ui/"), ("review", f"/ui/documents/{docs[1]}"),
                          ("review-minutes", f"/ui/documents/{docs[2]}"), ("queue", "/ui/queue"),
                          ("coverage", "/ui/coverage?framework=ISO-IEC-42001-2023"), ("audit", "/ui/audit"),
-                         ("admin", "/ui/admin"), ("evaluations", "/ui/evaluations"),
+                         ("admin", "/ui/admin"), ("evaluations", "/ui/evaluations"), ("nhi", "/ui/nhi"),
                          ("evaluation-report", f"/ui/evaluations/{run}")]
                 for name, path in shots:
                     page.goto(served.url + path)

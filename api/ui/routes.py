@@ -429,6 +429,39 @@ def coverage_page(request: Request, framework: str = "ISO-IEC-42001-2023", perio
                  neighbours=neighbours, period_start=period_start or "", period_end=period_end or "")
 
 
+@router.get("/nhi")
+def nhi_page(request: Request, kind: str | None = None, risk: str | None = None, page: int = 1) -> Response:
+    """The machine identities read from the evidence, beside coverage: kind, last seen, credential events and
+    the NHI Top 10 risks their records show; an identity opens its evidence trail."""
+    from ingest.nhi import inventory
+
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    _require(session, READ)
+    settings = request.app.state.settings
+    page = min(max(page, 1), MAX_PAGE)
+    data = inventory.inventory(request.app.state.db, session.principal.tenant_id, kind=kind or None,
+                               risk=risk or None, page=page, page_size=100,
+                               rotation_days=settings.nhi_rotation_days, stale_days=settings.nhi_stale_days)
+    return _page(request, "nhi.html", session, data=data, kind=kind or "", risk=risk or "", page=page)
+
+
+@router.get("/nhi/{identity_id}")
+def nhi_identity_page(request: Request, identity_id: str) -> Response:
+    from ingest.nhi import inventory
+
+    try:
+        session = _session(request)
+    except ClausewiseError:
+        return _to_login(request)
+    _require(session, READ)
+    item = inventory.identity(request.app.state.db, session.principal.tenant_id, identity_id,
+                              rotation_days=request.app.state.settings.nhi_rotation_days)
+    return _page(request, "nhi_identity.html", session, it=item)
+
+
 @router.get("/audit")
 def audit_page(request: Request) -> Response:
     """Ledger verification and chain head, and the exports as downloads (auditors and admins)."""

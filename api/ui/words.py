@@ -35,6 +35,7 @@ PLAIN: dict[str, str] = {
     "ledger_busy": "Another decision was being recorded; try again.",
     "justification_required": "Excluding a control needs a justification.",
     "not_annex_a_control": "Only Annex A controls can be excluded; clauses 4 to 10 always apply.",
+    "identity_not_found": "That machine identity is not in this workspace's inventory.",
     "action_not_found": "That corrective action does not exist in this workspace.",
     "invalid_action_source": "A corrective action starts from a gap, an expired control or a mapping rejected "
                              "as insufficient or stale; this one does not.",

@@ -98,6 +98,9 @@ class RecordFormat:
     example: Example
     wrapper: str | None = None    # JSON member of a document that holds an array of these records
     finish: Callable[[list[LogEvent]], None] | None = None   # LOG_LINES only: adjust all events
+    # The machine identities one record shows (ingest/nhi): called with the same raw input as render, returns a
+    # list of ingest.nhi.Sighting; None = the record's rendered text is scanned for structural mentions instead.
+    identities: Callable[..., list] | None = None
 
 
 @dataclass

@@ -8,9 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest.nhi import extract as nhi
+from ingest.nhi import text as nhi_text
+
 from .base import Block, Container, CsvTable, LogEvent, RecordFormat, RecordStream
 from .jsonscan import Lines, parse_jsonl, scan_json
 from .registry import fallback, formats
+from .timestamps import parse_ts
 
 # ------------------------------------------------------------------------------------------------------------
 # Media types
@@ -31,6 +35,9 @@ _TRACE_RE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|Caused by[: 
 
 LineRange = Callable[[int], tuple[Any, Any]]
 
+# Each rendered record's machine identities go to block.meta["nhi"] (ingest/nhi); the partitioner collects them.
+EXTRACT_IDENTITIES = True
+
 
 def split_records(text: str, media: str) -> RecordStream | None:
     """Split a ticket/log export into records.
@@ -42,19 +49,37 @@ def split_records(text: str, media: str) -> RecordStream | None:
     media = (media or "").split(";", 1)[0].strip().lower()
     if text.startswith("\ufeff"):
         text = text[1:]
-    if media in _JSON_MEDIA:
-        return _from_json_text(text, claims_jsonl=False)
-    if media in _JSONL_MEDIA:
-        return _from_json_text(text, claims_jsonl=True)
-    if media in _CSV_MEDIA:
-        return _from_csv(text)
-    if media in _PLAIN_MEDIA:
-        return _from_plain(text)
-    return None
+    scope = nhi_text.document_scope(text)
+    try:
+        if media in _JSON_MEDIA:
+            return _from_json_text(text, claims_jsonl=False)
+        if media in _JSONL_MEDIA:
+            return _from_json_text(text, claims_jsonl=True)
+        if media in _CSV_MEDIA:
+            return _from_csv(text)
+        if media in _PLAIN_MEDIA:
+            return _from_plain(text)
+        return None
+    finally:
+        nhi_text.end_document_scope(scope)
 
 
 def _stream(fmt: RecordFormat, blocks: list[Block]) -> RecordStream:
     return RecordStream(fmt.kind.value, blocks)
+
+
+def _render(fmt: RecordFormat, *raw: Any) -> Block:
+    """fmt.render(*raw), with the identities the record shows attached to the block (ingest.nhi.extract)."""
+    b = fmt.render(*raw)
+    if EXTRACT_IDENTITIES:
+        extractor = fmt.identities
+        if extractor is None:
+            found = nhi_text.scan(b.text)
+        else:
+            found = nhi.run(extractor, raw, b.text)
+        if found:
+            b.meta[nhi.META_KEY] = [s.compact() for s in found]
+    return b
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -96,8 +121,8 @@ def _majority(objs: list[dict], candidates: tuple[RecordFormat, ...]) -> RecordF
 def _render_object(fmt: RecordFormat, obj: dict, parent: dict | None, fb: RecordFormat) -> Block:
     """obj rendered by the stream's format when it recognises it, else by the fallback."""
     if fmt.detect(obj):
-        return fmt.render(obj, parent)
-    return fb.render(obj, None)
+        return _render(fmt, obj, parent)
+    return _render(fb, obj, None)
 
 
 def _from_jsonl_objects(good: list[tuple[int, dict]]) -> RecordStream:
@@ -134,13 +159,13 @@ def _from_json_object(doc: dict, line_range: Callable[[str | None, int], tuple],
         if isinstance(items, list) and items and all(fmt.detect(x) for x in items if isinstance(x, dict)):
             blocks = []
             for i, obj in enumerate(x for x in items if isinstance(x, dict)):
-                b = fmt.render(obj, doc)
+                b = _render(fmt, obj, doc)
                 b.record_index = i
                 b.line_start, b.line_end = line_range(fmt.wrapper, i)
                 blocks.append(b)
             return _stream(fmt, blocks)
         if fmt.detect(doc):
-            b = fmt.render(doc, None)
+            b = _render(fmt, doc, None)
             b.record_index, (b.line_start, b.line_end) = 0, whole
             return _stream(fmt, [b])
     events = formats(Container.JSON_EVENTS)
@@ -168,7 +193,7 @@ def _from_json_array(doc: list, line_range: LineRange) -> RecordStream | None:
             blocks = []
             for i, obj in enumerate(doc):
                 if isinstance(obj, dict) and fmt.detect(obj):
-                    b = fmt.render(obj, None)
+                    b = _render(fmt, obj, None)
                     b.record_index, (b.line_start, b.line_end) = i, line_range(i)
                     blocks.append(b)
             return _stream(fmt, blocks)
@@ -176,7 +201,7 @@ def _from_json_array(doc: list, line_range: LineRange) -> RecordStream | None:
     blocks = []
     for i, obj in enumerate(doc):
         if isinstance(obj, dict):
-            b = fb.render(obj, None)
+            b = _render(fb, obj, None)
             b.record_index, (b.line_start, b.line_end) = i, line_range(i)
             if b.text:
                 blocks.append(b)
@@ -244,7 +269,7 @@ def _from_csv(text: str) -> RecordStream | None:
             continue
         blocks = []
         for idx, (start, end, row) in enumerate(table.rows):
-            b = fmt.render(row, plan)
+            b = _render(fmt, row, plan)
             b.record_index, b.line_start, b.line_end = idx, start, end
             blocks.append(b)
         return _stream(fmt, blocks)
@@ -316,7 +341,88 @@ def _from_log_lines(text: str) -> RecordStream | None:
         blocks.append(Block(text="\n".join(lines[a - 1:b]).strip(), kind="text", line_start=a, line_end=b))
     for idx, ev in enumerate(events):
         body = "\n".join(ln.rstrip() for ln in lines[ev.start - 1:ev.end]).strip()
-        b = ev.fmt.render(body, ev)
+        b = _render(ev.fmt, body, ev)
         b.record_index, b.line_start, b.line_end = idx, ev.start, ev.end
         blocks.append(b)
     return _stream(kind, blocks)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Identities in exports that are not split into records
+
+def unsplit_identities(text: str, media: str) -> list[dict]:
+    """Machine identities in an export split_records does not split (it returned None for it), read row by
+    row with line numbers: CloudTrail `lookup-events` output (`{"Events": [{"CloudTrailEvent": "..."}]}`),
+    GitHub issues exported as `{"issue": {...}, "comments": [...]}`, GitHub audit log CSV exports. The document
+    is still chunked as it was; only its sightings (ingest.nhi, as compact dicts with provenance; see
+    extract.collect) come from here."""
+    from ingest.nhi.extract import finish, iso, run
+
+    from .formats import cloudtrail, github, github_audit
+
+    media = (media or "").split(";", 1)[0].strip().lower()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    out: list[dict] = []
+
+    def emit(found: list, index: int | None, lines: tuple[Any, Any], at: str | None) -> None:
+        for s in found:
+            d = s.compact()
+            d["record_index"] = index
+            d["line_start"], d["line_end"] = lines
+            if "at" not in d:
+                d["at"] = at
+            out.append(d)
+
+    if media in _CSV_MEDIA:
+        head = _read_csv("\n".join(text.split("\n", 2)[:2]))
+        if head is None or github_audit.detect(head) is None:
+            return []
+        lines = text.split("\n")
+        if any(ln.count('"') % 2 for ln in lines):       # quoted line breaks: read the whole table
+            table = _read_csv(text)
+            rows = list(enumerate(table.rows)) if table is not None else []
+            cols = github_audit.detect(table) if table is not None else None
+        else:                                            # one row a line: read only the lines worth reading
+            table, cols = head, github_audit.detect(head)
+            first = next(i for i, ln in enumerate(lines) if ln.strip())
+            rows, idx = [], -1
+            delim = max(",;\t|", key=lines[first].count)
+            ai, ci = cols.names["action"], cols.names["actor"]
+            k = max(ai, ci) + 1
+            for lineno, ln in enumerate(lines[first + 1:], first + 2):
+                if not ln.strip():
+                    continue
+                idx += 1
+                lead = ln.split(delim, k)
+                if len(lead) <= k - 1 or '"' in ln[:sum(len(x) + 1 for x in lead[:k])] or \
+                        github_audit.worth_reading(lead[ai], lead[ci], ln):
+                    cells = next(csv.reader([ln], delimiter=delim), [])
+                    rows.append((idx, (lineno, lineno, cells)))
+        if cols is not None:
+            for idx, (start, end, row) in rows:
+                emit(run(github_audit.identities, (row, cols), ""), idx, (start, end),
+                     iso(github_audit.timestamp(row, cols)))
+        return finish(out)
+    if media not in _JSON_MEDIA and media not in _PLAIN_MEDIA:
+        return []
+    if not text.lstrip().startswith("{"):
+        return []
+    try:
+        doc, spans = scan_json(text)
+    except ValueError:
+        return []
+    if not isinstance(doc, dict):
+        return []
+    lines = Lines(text)
+    events = doc.get("Events")
+    if isinstance(events, list) and events and all(isinstance(x, dict) and isinstance(x.get("CloudTrailEvent"), str)
+                                                    for x in events):
+        sp = spans.get("Events") or []
+        for i, item in enumerate(events):
+            rng = (lines.line(sp[i][0]), lines.line(sp[i][1] - 1)) if i < len(sp) else (None, None)
+            at = iso(parse_ts(item.get("EventTime")))
+            emit(run(cloudtrail.identities, (item, doc), ""), i, rng, at)
+    elif isinstance(doc.get("issue"), dict) and isinstance(doc["issue"].get("title"), str):
+        emit(run(github.identities, (doc, None), ""), 0, lines.content, None)
+    return finish(out)

@@ -17,7 +17,7 @@ ROLES = ("uploader", "reviewer", "auditor", "admin")
 MISSING = "00000000-0000-0000-0000-00000000dead"
 PARAMS = {"framework": ISO, "control_id": "A.2.2", "document_id": MISSING, "job_id": MISSING,
           "suggestion_id": MISSING, "run_id": MISSING, "key_id": MISSING, "action_id": MISSING,
-          "owner": "Nobody In Particular"}
+          "owner": "Nobody In Particular", "identity_id": "0" * 20}
 
 
 def test_every_route_answers_each_role_as_designed(migrated_settings):

@@ -10,7 +10,7 @@ from core.db import current_revision, downgrade, make_engine, upgrade
 from core.models import DEFAULT_TENANT_ID, Base
 
 TABLES = {"tenants", "documents", "jobs", "chunks", "suggestions", "eval_runs", "api_keys", "decisions", "edge_reviews",
-          "ui_sessions", "governance_events"}
+          "ui_sessions", "governance_events", "nhi_sightings"}
 
 
 def _tables(url):
@@ -32,7 +32,7 @@ def _model_diff(url):
 
 def _roundtrip(url):
     upgrade(url)
-    assert current_revision(url) == "0009"
+    assert current_revision(url) == "0010"
     assert TABLES <= _tables(url)
     eng = make_engine(url)
     with eng.connect() as conn:
@@ -40,6 +40,8 @@ def _roundtrip(url):
             == "default"
     eng.dispose()
     assert _model_diff(url) == [], "models and migrations disagree"
+    downgrade(url, "0009")
+    assert "nhi_sightings" not in _tables(url) and "governance_events" in _tables(url)
     downgrade(url, "0008")
     assert "governance_events" not in _tables(url)
     downgrade(url, "0005")

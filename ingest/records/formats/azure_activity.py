@@ -8,10 +8,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ingest.nhi.model import Sighting
+from ingest.nhi.text import scan as text_scan
+
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..jsonscan import loads
 from ..timestamps import fmt_ts, parse_ts
-from ..values import clean_str, flatten, get, kv, label
+from ..values import as_dict, clean_str, flatten, get, kv, label
 
 _AZURE_ROLES = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
@@ -159,7 +162,101 @@ _EXAMPLE = [
      "properties": {"statusCode": "Forbidden", "allowSharedKeyAccess": False}},
 ]
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Machine identities (ingest/nhi)
+
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_MI_RE = re.compile(r"/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/([^/]+)", re.I)
+_FIC_RE = re.compile(r"/federatedIdentityCredentials/([^/]+)", re.I)
+_PRIV_AZ_ROLES = ("Owner", "Contributor", "User Access Administrator", "Role Based Access Control Administrator")
+_PRIV_OPS = ("listClusterAdminCredential", "roleAssignments/write", "elevateAccess")
+_UPN = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+
+
+def _bodies(e: dict) -> list[dict]:
+    """The decoded request and response bodies of an event (JSON strings in properties)."""
+    props = as_dict(e.get("properties"))
+    out = []
+    for k, v in props.items():
+        if k.lower() in ("requestbody", "responsebody") and isinstance(v, str) and v[:1] == "{":
+            try:
+                doc = loads(v)
+            except ValueError:
+                continue
+            if isinstance(doc, dict):
+                out.append(doc)
+    return out
+
+
+def _ci(d: dict, *keys: str) -> object:
+    """d[key] for the first key present, matching case-insensitively, looking inside "properties" too."""
+    for src in (d, as_dict(d.get("properties")), as_dict(d.get("Properties"))):
+        low = {k.lower(): v for k, v in src.items()}
+        for k in keys:
+            if low.get(k.lower()) is not None:
+                return low[k.lower()]
+    return None
+
+
+def identities(e: dict, parent: dict | None = None) -> list[Sighting]:
+    """Service principals calling Azure Resource Manager (app-only tokens), and the identities an operation
+    acts on: role assignments to service principals, user-assigned managed identities and their federated
+    credentials (and the workload subjects those trust)."""
+    op = e.get("operationName") or {}
+    op_value = str(op.get("value") if isinstance(op, dict) else op)
+    status = label(e.get("status")) or ""
+    failed = status.lower() == "failed"
+    action = op_value + (f" ({status})" if status and status.lower() not in ("succeeded", "started") else "")
+    claims = as_dict(e.get("claims"))
+    caller = str(e.get("caller") or "")
+    upn = claims.get(_UPN) or claims.get("upn")
+    src = get(e, "httpRequest", "clientIpAddress") or claims.get("ipaddr")
+    src = src if isinstance(src, str) else None
+    out: list[Sighting] = []
+    person = None
+    app = claims.get("idtyp") == "app" or (_GUID_RE.match(caller) and not upn and not claims.get("name"))
+    if app and caller:
+        appid = claims.get("appid")
+        out.append(Sighting(caller, "azure_service_principal", "azure",
+                            (f"appid:{appid}",) if isinstance(appid, str) else (), action=action, source=src,
+                            privileged=any(p in op_value for p in _PRIV_OPS[:1])))
+    elif upn or (caller and "@" in caller):
+        person = str(upn or caller)
+    common = {"action": action, "actor": False, "source": src, "human": person}
+    rid = str(e.get("resourceId") or "")
+    bodies = _bodies(e)
+    if "roleAssignments" in op_value:
+        for body in bodies:
+            ptype, pid = _ci(body, "principalType"), _ci(body, "principalId")
+            role_id = str(_ci(body, "roleDefinitionId") or "")
+            role = _AZURE_ROLES.get(role_id.rsplit("/", 1)[-1].lower(), role_id.rsplit("/", 1)[-1])
+            if ptype == "ServicePrincipal" and isinstance(pid, str):
+                granted = op_value.endswith("/write") and not failed and role in _PRIV_AZ_ROLES
+                out.append(Sighting(pid, "azure_service_principal", "azure", privileged=granted,
+                                    **{**common, "action": f"{action} {role}"}))
+                break
+    mi = _MI_RE.search(rid)
+    if mi and "userAssignedIdentities" in op_value:
+        fic = _FIC_RE.search(rid)
+        event = None
+        if fic and not failed and status.lower() != "started":
+            event = "created" if op_value.endswith("/write") else "deleted" if op_value.endswith("/delete") else None
+        owner = None
+        for body in bodies:
+            tags = _ci(body, "tags")
+            if isinstance(tags, dict) and isinstance(tags.get("owner"), str):
+                owner = tags["owner"]
+        out.append(Sighting(mi.group(1), "azure_service_principal", "azure", (rid.split("/federatedIdentity")[0],),
+                            credential_event=event, credential=fic.group(1) if fic else None, owner=owner, **common))
+        for body in bodies:
+            subject = _ci(body, "subject")
+            if isinstance(subject, str):
+                out += text_scan(subject, **{**common, "action": f"{action} (trusted by {mi.group(1)})"})
+    return out
+
+
 FORMAT = RecordFormat(
     name="azure_activity", kind=RecordKind.AZURE_ACTIVITY, container=Container.JSON_EVENTS,
-    detect=detect, render=render, wrapper="value",
+    detect=detect, render=render, wrapper="value", identities=identities,
     example=Example("application/json", json.dumps(_EXAMPLE, indent=2)))

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from ingest.nhi import rules as R
+from ingest.nhi.model import Sighting
+from ingest.nhi.text import scan as text_scan
 
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts
@@ -146,7 +151,89 @@ _EXAMPLE = [
      "logName": "projects/acme-ml-prod/logs/cloudaudit.googleapis.com%2Factivity"},
 ]
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Machine identities (ingest/nhi)
+
+_SA_EMAIL = r"[a-z0-9][a-z0-9-]*@[a-z0-9-]+\.iam\.gserviceaccount\.com|[\w.-]+@[\w.-]*gserviceaccount\.com"
+_SA_RES_RE = re.compile(rf"serviceAccounts/({_SA_EMAIL})(?:/keys/([0-9A-Za-z]+))?")
+_KEY_EVENTS = {"CreateServiceAccountKey": "created", "UploadServiceAccountKey": "created",
+               "DeleteServiceAccountKey": "deleted", "DisableServiceAccountKey": "deleted"}
+_TOKEN_METHODS = ("GenerateAccessToken", "GenerateIdToken", "SignBlob", "SignJwt")
+
+
+def _member(member: str, **kw) -> list[Sighting]:
+    """An IAM binding member that is a machine identity: serviceAccount:EMAIL, a GKE workload identity, a
+    workload-identity principal (set) of GitHub Actions."""
+    kind, _, ident = member.partition(":")
+    if kind == "serviceAccount" and ident.endswith("gserviceaccount.com"):
+        return [Sighting(ident, "gcp_service_account", "gcp", **kw)]
+    if kind in ("user", "group", "domain") or member in ("allUsers", "allAuthenticatedUsers"):
+        return []
+    return text_scan(member, **kw)
+
+
+def identities(e: dict, parent: dict | None = None) -> list[Sighting]:
+    """The caller when it is a service account (a person impersonating it is human use), and the service
+    accounts the call acts on: keys created and deleted, accounts created or disabled, roles bound to them,
+    and identities allowed to impersonate them."""
+    p = e.get("protoPayload") if isinstance(e.get("protoPayload"), dict) else {}
+    if not p:
+        return []
+    ai = as_dict(p.get("authenticationInfo"))
+    principal = str(ai.get("principalEmail") or ai.get("principalSubject") or "")
+    method_full = str(p.get("methodName") or "")
+    method = method_full.rsplit(".", 1)[-1]
+    status = as_dict(p.get("status"))
+    failed = bool(status.get("code"))
+    action = method + (f" (denied: {clean_str(str(status.get('message') or status.get('code')), 80)})"
+                       if failed else "")
+    rm = as_dict(p.get("requestMetadata"))
+    src = rm.get("callerIp") if isinstance(rm.get("callerIp"), str) else None
+    tool = R.ua_tool(rm.get("callerSuppliedUserAgent"))
+    deleg = [get(d, "firstPartyPrincipal", "principalEmail") for d in
+             as_list(ai.get("serviceAccountDelegationInfo")) if isinstance(d, dict)]
+    delegator = next((d for d in deleg if isinstance(d, str) and R.person_like(d)), None)
+    out: list[Sighting] = []
+    person = None
+    if principal.endswith("gserviceaccount.com"):
+        expired = failed and "expired" in str(status.get("message") or "").lower()
+        out.append(Sighting(principal, "gcp_service_account", "gcp", action=action, workload=tool, source=src,
+                            credential_event="used_after_expiry" if expired else None,
+                            human_use=delegator is not None, human=delegator))
+    elif principal.startswith("principal"):      # a federated workload (GitHub Actions, a k8s service account)
+        out += text_scan(principal, action=action, workload=tool, source=src)
+    elif principal:
+        person = principal if R.person_like(principal) else None
+    common = {"action": action, "actor": False, "source": src, "human": person}
+    req = as_dict(p.get("request"))
+    resp = as_dict(p.get("response"))
+    names = " ".join(str(x) for x in (req.get("name"), resp.get("name"), resp.get("email"), p.get("resourceName"),
+                                       req.get("resource")) if isinstance(x, str))
+    targets: dict[str, str | None] = {}
+    for m in _SA_RES_RE.finditer(names):
+        if m.group(1) != principal or method in _KEY_EVENTS:
+            targets.setdefault(m.group(1), None)
+            if m.group(2):
+                targets[m.group(1)] = targets[m.group(1)] or m.group(2)
+    for sa, key in targets.items():
+        event = None if failed else _KEY_EVENTS.get(method)
+        human_use = person is not None and method in _TOKEN_METHODS
+        out.append(Sighting(sa, "gcp_service_account", "gcp", credential_event=event, credential=key,
+                            human_use=human_use, **common))
+    delta = get(p, "serviceData", "policyDelta", "bindingDeltas") or []
+    on_sa = next(iter(targets), None)
+    for d in delta if isinstance(delta, list) else ():
+        if not isinstance(d, dict) or not isinstance(d.get("member"), str):
+            continue
+        role = str(d.get("role") or "")
+        act = f"{action} {d.get('action', '')} {role}".strip() + (f" on {on_sa}" if on_sa else "")
+        granted = d.get("action") == "ADD" and R.privileged_role(role)
+        out += _member(d["member"], privileged=granted, **{**common, "action": act})
+    return out
+
+
 FORMAT = RecordFormat(
     name="gcp_audit", kind=RecordKind.GCP_AUDIT, container=Container.JSON_EVENTS,
-    detect=detect, render=render, wrapper="entries",
+    detect=detect, render=render, wrapper="entries", identities=identities,
     example=Example("application/json", json.dumps(_EXAMPLE, indent=2)))

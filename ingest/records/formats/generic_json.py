@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from ingest.nhi import rules as R
+from ingest.nhi.model import Sighting
+from ingest.nhi.text import scan, scan_object
+
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts
 from ..values import flatten, kv
@@ -53,6 +57,70 @@ def render(obj: dict, parent: dict | None = None) -> Block:
                  meta=meta)
 
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Machine identities (ingest/nhi)
+
+_SERVICE_TYPES = ("service", "service_account", "serviceaccount", "app", "application", "bot", "machine",
+                  "system", "integration", "api_client", "client", "workload")
+_TARGET_KEYS = ("service_account", "serviceaccount", "service_account_name", "client_id", "api_client",
+                "app_id", "application_id", "bot", "robot_account", "integration")
+
+
+def _actor_identity(v: object) -> tuple[str | None, bool]:
+    """(name, is_service) of an actor value: {"type": "service", "name": ...}, "svc:NAME", a service name."""
+    if isinstance(v, dict):
+        typ = str(v.get("type") or v.get("kind") or "").lower()
+        name = next((v[k] for k in ("name", "id", "login", "email") if isinstance(v.get(k), str) and v[k]), None)
+        if name and (typ in _SERVICE_TYPES or R.service_like(name)):
+            return name, True
+        return name, False
+    if isinstance(v, str) and v:
+        name = v[4:] if v.startswith(("svc:", "sa:", "app:")) else v
+        return name, v != name or R.software_account(name) and not R.person_like(name) and "@" not in name
+    return None, False
+
+
+def identities(obj: dict, parent: dict | None = None) -> list[Sighting]:
+    """The record's actor when it is software (typed as a service or app, `svc:` prefixed, a service name, a
+    cloud identity), service accounts and clients the record acts on (details.service_account, client_id),
+    and structural identity mentions in any value."""
+    lower = {k.lower(): k for k in obj}
+    section = next((obj[lower[k]] for k in _SECTION_KEYS
+                    if k in lower and isinstance(obj[lower[k]], str) and 0 < len(obj[lower[k]]) <= 80), None)
+    action = section or None
+    out: list[Sighting] = []
+    seen: set[str] = set()
+    for k in _PRINCIPAL_KEYS:
+        if k not in lower:
+            continue
+        name, service = _actor_identity(obj[lower[k]])
+        if not name:
+            continue
+        found = scan(name, action=action)
+        if found:
+            out += found
+        elif service:
+            out.append(Sighting(name, "api_client", "app", action=action))
+        seen.add(name)
+        break
+    for path_obj in (obj, obj.get("details"), obj.get("data"), obj.get("target"), obj.get("resource")):
+        if not isinstance(path_obj, dict):
+            continue
+        for key, val in path_obj.items():
+            if key.lower() in _TARGET_KEYS and isinstance(val, str) and val and val not in seen:
+                seen.add(val)
+                found = scan(val, action=action, actor=False)
+                out += found or [Sighting(val, "api_client", "app", action=action, actor=False)]
+    # values the actor rules have read already are not scanned again
+    rest = {k: v for k, v in obj.items() if not (isinstance(v, str) and v in seen)}
+    mentions = scan_object(rest, action=action, actor=False)
+    if mentions:
+        known = {s.identity for s in out}
+        out += [s for s in mentions if s.identity not in known]
+    return out
+
+
 _ROWS = [{"id": "AIR-001", "created_at": "2026-01-05T09:00:00Z",
           "owner": {"name": "Risk Office", "team": "GRC"}, "status": "open",
           "note": "model drift above tolerance"},
@@ -65,10 +133,10 @@ _EVENTS = [{"ts": "2026-02-01T10:00:00Z", "event": "model.promoted", "actor": "c
 
 JSON_RECORDS = RecordFormat(
     name="json_records", kind=RecordKind.JSON_RECORDS, container=Container.JSON_ARRAY,
-    detect=is_object, render=render,
+    detect=is_object, render=render, identities=identities,
     example=Example("application/json", json.dumps(_ROWS, indent=2)))
 
 JSON_LINES = RecordFormat(
     name="jsonl", kind=RecordKind.JSONL, container=Container.JSON_LINES,
-    detect=is_object, render=render,
+    detect=is_object, render=render, identities=identities,
     example=Example("application/x-ndjson", "".join(json.dumps(e) + "\n" for e in _EVENTS)))

@@ -6,6 +6,10 @@ import json
 import re
 from typing import Any
 
+from ingest.nhi.extract import iso
+from ingest.nhi.model import Sighting
+from ingest.nhi.text import scan_object
+
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts, span
 from ..values import as_list, joined, label
@@ -90,7 +94,27 @@ _EXAMPLE = {
                   "body": "Removed the binding and deleted the key."}],
 }
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Machine identities (ingest/nhi)
+
+def identities(issue: dict, parent: dict | None = None) -> list[Sighting]:
+    """Structural identity mentions in the issue (title, body, comments, labels) and bot authors (`name[bot]`).
+    Also reads `{"issue": {...}, "comments": [...]}` exports. `at` is the issue's creation time."""
+    if isinstance(issue.get("issue"), dict) and not isinstance(issue.get("title"), str):
+        issue = {**issue["issue"], "comments": issue.get("comments") or issue["issue"].get("comments")}
+    url = next((u for u in (issue.get("html_url"), issue.get("url")) if isinstance(u, str) and u), "")
+    m = re.search(r"github\.com/(?:repos/)?([^/]+/[^/]+)/(?:issues|pull)/(\d+)", url)
+    where = f"{m.group(1)}#{m.group(2)}" if m else "a GitHub issue"
+    texts = {k: issue.get(k) for k in ("title", "body", "comments", "labels")}
+    for who in (issue.get("author"), issue.get("user")):
+        if isinstance(who, dict) and isinstance(who.get("login"), str) and who["login"].endswith("[bot]"):
+            texts["author"] = who["login"]
+    return scan_object(texts, prose=True, at=iso(parse_ts(issue.get("createdAt") or issue.get("created_at"))),
+                       actor=False, action=f"mentioned in {where}", workload=m.group(1) if m else None)
+
+
 FORMAT = RecordFormat(
     name="github_issue", kind=RecordKind.GITHUB_ISSUE, container=Container.JSON_TICKETS,
-    detect=detect, render=render,
+    detect=detect, render=render, identities=identities,
     example=Example("application/json", json.dumps(_EXAMPLE, indent=2)))

@@ -8,6 +8,10 @@ import re
 from datetime import datetime
 from typing import Any
 
+from ingest.nhi.extract import iso
+from ingest.nhi.model import Sighting
+from ingest.nhi.text import scan_object
+
 from ..base import Block, Container, Example, RecordFormat, RecordKind
 from ..timestamps import fmt_ts, parse_ts, span
 from ..values import as_dict, as_list, clean_str, get, joined, label
@@ -334,7 +338,20 @@ _EXAMPLE = {
          "items": [{"field": "status", "fromString": "In Review", "toString": "Done"}]}]},
 }
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Machine identities (ingest/nhi)
+
+def identities(issue: dict, parent: dict | None = None) -> list[Sighting]:
+    """Structural identity mentions (ARNs, key ids, service-account strings, SA e-mails) anywhere in the issue:
+    summary, description, comments, custom fields. Mentions, not uses: `at` is the issue's creation time."""
+    f = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+    key = issue.get("key")
+    return scan_object(issue, prose=True, at=iso(parse_ts(f.get("created"))), actor=False,
+                       action=f"mentioned in {key}" if key else "mentioned in a Jira issue")
+
+
 FORMAT = RecordFormat(
     name="jira", kind=RecordKind.JIRA, container=Container.JSON_TICKETS,
-    detect=detect, render=render, wrapper="issues",
+    detect=detect, render=render, wrapper="issues", identities=identities,
     example=Example("application/json", json.dumps(_EXAMPLE, indent=2)))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.nhi.model import Sighting
+from ingest.nhi.text import named, scan
+
 from ..base import Block, Container, CsvTable, Example, RecordFormat, RecordKind
 from ..timestamps import parse_leading_ts, span
 
@@ -78,7 +81,20 @@ _EXAMPLE = (
     "CHG0031902,Rotate transcription SP secret,Implement,Low,2026-02-11 08:00:00,2026-02-12 07:00:00,,\n"
 )
 
+
+# ------------------------------------------------------------------------------------------------------------
+# Machine identities (ingest/nhi)
+
+def identities(row: list[str], cols: _Columns) -> list[Sighting]:
+    """Structural identity mentions in the row's cells (`at` = the record's earliest date, filled in later)."""
+    number = row[cols.num_col].strip() if cols.num_col is not None and cols.num_col < len(row) else ""
+    text, action = "\n".join(row), f"mentioned in {number}" if number else "mentioned in a ServiceNow record"
+    found = scan(text, actor=False, action=action)
+    known = {s.identity.lower() for s in found} | {a.lower() for s in found for a in s.aliases}
+    return found + [s for s in named(text, actor=False, action=action) if s.identity.lower() not in known]
+
+
 FORMAT = RecordFormat(
     name="servicenow", kind=RecordKind.SERVICENOW, container=Container.CSV,
-    detect=detect, render=render,
+    detect=detect, render=render, identities=identities,
     example=Example("text/csv", _EXAMPLE))
