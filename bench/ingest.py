@@ -1,10 +1,11 @@
 """Benchmark: end-to-end ingestion throughput against the pure-embedding limit, measured in the same run.
 
-Usage: .venv/bin/python -m bench.ingest [--docs 24] [--pages 3] [--json out.json]
+Usage: .venv/bin/python -m bench.ingest [--docs 24] [--pages 3] [--kinds K,...] [--no-nhi] [--json out.json]
 Ingests a generated corpus (PDF, DOCX, Markdown, text) through the real path `clausewise ingest` takes — sniff,
 store, sandboxed partition (running one document ahead), chunk, embed, Chroma upsert, SQL commit — then embeds the
 very same chunk texts with the same model and batch size. Prints pages/s, chunks/s, peak RSS and the ratio
-end-to-end / pure embedding.
+end-to-end / pure embedding. `--no-nhi` switches the NHI sighting extraction off (the records are split and
+rendered as before), so two runs on the same corpus show what the inventory stage costs.
 """
 
 from __future__ import annotations
@@ -28,10 +29,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--docs", type=int, default=24)
     ap.add_argument("--pages", type=int, default=3)
     ap.add_argument("--sequential", action="store_true", help="No partition lookahead")
+    ap.add_argument("--no-nhi", action="store_true", help="Without NHI sighting extraction (to measure its cost)")
     ap.add_argument("--kinds", default=",".join(KINDS),
                     help=f"Comma-separated corpus kinds (default: all of {','.join(KINDS)}; "
                          f"also {','.join(EXTRA_KINDS)})")
     args = ap.parse_args(argv)
+    if args.no_nhi:   # the sandbox forks: the children inherit these
+        import ingest.partition as partition_module
+        import ingest.records.dispatch as dispatch_module
+        dispatch_module.EXTRACT_IDENTITIES = False
+        partition_module.collect_identities = lambda blocks, extra=(): []
+        partition_module.unsplit_identities = lambda text, media: []
 
     from sqlalchemy import select
 
@@ -84,7 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     pages = sum(p for _, p in files)
     result = {
-        "benchmark": "ingest", "machine": harness.machine(), "docs": len(files), "pages": pages, "chunks": len(texts),
+        "benchmark": "ingest", "nhi_extraction": not args.no_nhi,
+        "machine": harness.machine(), "docs": len(files), "pages": pages, "chunks": len(texts),
         "indexed": statuses.count("indexed"),
         "end_to_end": {"seconds": round(e2e_s, 2), "pages_per_s": round(pages / e2e_s, 2),
                        "chunks_per_s": round(len(texts) / e2e_s, 2)},
