@@ -13,6 +13,8 @@ from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
 from core.models import Document, Suggestion
 from review.decisions import CONFIRMED, REVIEWER_RUN
+from review.govstate import control_key
+from review.govstate import load as load_governance
 
 NEAR_DUPLICATE_JACCARD = 0.8
 
@@ -159,8 +161,6 @@ def review_queue(*, db: Database, catalog: Catalog, tenant_id: str, framework: s
             index[(r.framework, r.control_id, t)].append((entry, toks))
         groups.append(entry)
     page = groups[offset: offset + limit]
-    from review.govstate import control_key
-    from review.govstate import load as load_governance
     gov = load_governance(db, tenant_id)
     with db.session() as s:
         full = {sg.id: sg for sg in s.scalars(select(Suggestion).where(Suggestion.id.in_([g["row"].id for g in page])))}

@@ -66,6 +66,18 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+def db(tmp_path):
+    """A migrated SQLite database of its own (tests that build rows by hand; files may override it)."""
+    from core.db import Database, upgrade
+
+    url = f"sqlite:///{tmp_path / 'rows.db'}"
+    upgrade(url)
+    d = Database(url)
+    yield d
+    d.dispose()
+
+
+@pytest.fixture
 def migrated_settings(settings):
     from core.db import upgrade
 

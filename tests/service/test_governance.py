@@ -12,7 +12,6 @@ import pytest
 
 from catalog import load_catalog
 from core.auth import Principal, ensure_tenant
-from core.db import Database, upgrade
 from core.errors import ClausewiseError
 from core.models import DEFAULT_TENANT_ID, Document, Role, Suggestion, new_id
 from review import coverage as review_coverage
@@ -21,14 +20,6 @@ from review import governance, ledger, soa
 ISO, CSF = "ISO-IEC-42001-2023", "NIST-CSF-2.0"
 NOW = datetime.now(UTC)
 
-
-@pytest.fixture
-def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'g.db'}"
-    upgrade(url)
-    d = Database(url)
-    yield d
-    d.dispose()
 
 
 def admin(tenant_id=DEFAULT_TENANT_ID, name="admin one"):

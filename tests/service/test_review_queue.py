@@ -7,7 +7,6 @@ from datetime import UTC
 import pytest
 
 from catalog import load_catalog
-from core.db import Database, upgrade
 from core.errors import ClausewiseError
 from core.models import DEFAULT_TENANT_ID, Document, Suggestion, new_id
 from review import coverage as review_coverage
@@ -17,14 +16,6 @@ from review import queue as review_queue
 
 ISO = "ISO-IEC-42001-2023"
 
-
-@pytest.fixture
-def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'q.db'}"
-    upgrade(url)
-    d = Database(url)
-    yield d
-    d.dispose()
 
 
 def _doc(db, name, evidence_date=None):
