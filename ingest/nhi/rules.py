@@ -71,6 +71,22 @@ def person_like(name: str) -> bool:
     return bool(re.fullmatch(r"[a-z][a-z0-9]*(?:[._][a-z][a-z0-9]*)*", low))
 
 
+# Words that make a display name an integration's ("Grafana Alerting", "Automation for Jira", "Backup Bot").
+_INTEGRATION_WORDS = frozenset(("bot", "automation", "alerting", "alerts", "alertmanager", "integration",
+                                "monitoring", "webhook", "notifications", "noreply", "no-reply", "scanner", "system"))
+
+
+@lru_cache(maxsize=1024)
+def integration_name(display: str) -> bool:
+    """A display name (of a ticket's reporter, a caller) that is software's: it starts with a tool or service word,
+    or holds an integration word anywhere. A surname that is also a tool's ("Tom Jenkins") does not count."""
+    words = [w for w in re.split(r"[\s()\[\],:]+", display.lower()) if w]
+    if not words or display.strip().lower() in BUILTIN_ACCOUNTS:
+        return False
+    return (display.lower().endswith("[bot]") or words[0] in SERVICE_TOKENS or words[0].endswith("bot")
+            or any(w in _INTEGRATION_WORDS for w in words))
+
+
 def software_account(name: str) -> bool:
     """An account name that belongs to software rather than to a person (and is not a built-in account)."""
     if not name or name.lower() in BUILTIN_ACCOUNTS:

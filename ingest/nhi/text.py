@@ -193,28 +193,35 @@ _NAME = r"[`'\"{(\[*]*([A-Za-z0-9][A-Za-z0-9._-]{2,63})[`'\"})\]*]*"
 _KIND_BEFORE = (
     (r"IAM\s+users?", "aws_iam_user", "aws"),
     (r"(?:IAM|IRSA|execution|task|instance)\s+roles?", "aws_iam_role", "aws"),
-    (r"(?:app\s+registrations?|service\s+principals?|managed\s+identit(?:y|ies)|enterprise\s+apps?)",
-     "azure_service_principal", "azure"),
+    (r"(?:app\s+registrations?|service\s+principals?|managed\s+identit(?:y|ies)|enterprise\s+apps?|"
+     r"client\s+secrets?\s+(?:for|of))", "azure_service_principal", "azure"),
     (r"(?:AppRoles?|Vault\s+roles?)", "vault_role", "vault"),
     (r"GitHub\s+Apps?", "github_app", "github"),
     (r"(?:deploy\s+keys?|(?:fine-grained\s+|classic\s+)?(?:PATs?|personal\s+access\s+tokens?))",
      "github_pat_or_deploy_key", "github"),
-    (r"(?:GCP\s+service\s+accounts?|Google\s+service\s+accounts?)", "gcp_service_account", "gcp"),
-    (r"(?:Kubernetes|k8s|K8s)\s+service\s+accounts?", "k8s_service_account", "kubernetes"),
+    (r"(?:GCP\s+service\s+accounts?|Google\s+service\s+accounts?|GCP\s+SAs?|Google\s+SAs?)",
+     "gcp_service_account", "gcp"),
+    (r"(?:Kubernetes|k8s|K8s|EKS|AKS|GKE|OpenShift)\s+service\s+accounts?", "k8s_service_account", "kubernetes"),
+    # host accounts: a local user, an SFTP account, the account whose SSH keys a ticket moves
+    (r"(?:local\s+(?:service\s+)?(?:users?|accounts?)|(?:Unix|Linux|host|OS)\s+(?:service\s+)?(?:users?|accounts?)|"
+     r"(?:upload-only|sftp|chroot(?:ed)?(?:\s+upload-only)?)(?:\s+sftp)?\s+accounts?|"
+     r"SSH\s+keys?\s+(?:in|from|of|on|to)(?:\s+the)?)", "unix_service_account", "unix"),
+    (r"(?:API\s+(?:clients?|keys?)|integration\s+(?:users?|accounts?))", "api_client", "other"),
     (r"(?:service\s+accounts?|machine\s+users?|bot\s+(?:users?|accounts?)|technical\s+accounts?|"
-     r"system\s+accounts?|(?:upload-only|sftp|chroot(?:ed)?(?:\s+upload-only)?)\s+accounts?|"
-     r"pipeline\s+identit(?:y|ies)|API\s+clients?|client\s+ids?)", "other", "other"),
+     r"system\s+accounts?|pipeline\s+identit(?:y|ies)|client\s+ids?)", "other", "other"),
 )
 _BEFORE_RES = tuple((re.compile(rf"\b{p}\s+(?:(?:called|named|is|was|for|of)\s+)?{_NAME}", re.I), kind, prov)
                     for p, kind, prov in _KIND_BEFORE)
 _ROLE_AFTER_RE = re.compile(rf"{_NAME}\s+(?:IAM\s+|IRSA\s+)?role\b", re.I)
-_NOT_A_NAME = re.compile(r"^(?:[A-Z][A-Z0-9]+-\d+|\d{4}-\d{2}(?:-\d{2})?.*|v?\d+(?:\.\d+)+|[0-9a-f-]{16,}|"
-                         r"\d+(?:\.\d+){3}|[A-Z]{2,}\d{5,}|the|this|that|with|and|for|from|was|has|had)$", re.I)
+_NOT_A_NAME = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?.*|v?\d+(?:\.\d+)+|[0-9a-f-]{16,}|\d+(?:\.\d+){3}|"
+                         r"secret[-_]ids?|role[-_]ids?|the|this|that|with|and|for|from|was|has|had)$", re.I)
+_RECORD_KEY = re.compile(r"^(?:[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")   # OPS-123, CHG0031877 (case matters)
 
 
 def _machine_name(name: str) -> bool:
     name = name.rstrip("._-")
     return (len(name) >= 3 and any(c in name for c in "-_0123456789") and not _NOT_A_NAME.match(name)
+            and not _RECORD_KEY.match(name)
             and not name.lower().startswith(("http", "www.", "arn:", "system:", "repo:")))
 
 
@@ -222,9 +229,10 @@ def _machine_name(name: str) -> bool:
 # one), found in one pass; and where a "<name> role" can end. Running the phrase patterns only there gives the same
 # matches as running each over the whole text, at a fraction of the cost on long tickets.
 _KIND_START_WORDS = ("iam", "irsa", "execution", "task", "instance", "app", "service", "managed", "enterprise",
-                     "vault", "github", "deploy", "fine-grained", "classic", "pat", "personal", "gcp", "google",
-                     "kubernetes", "k8s", "machine", "bot", "technical", "system", "upload-only", "sftp", "chroot",
-                     "pipeline", "api", "client")
+                     "client", "vault", "github", "deploy", "fine-grained", "classic", "pat", "personal", "gcp",
+                     "google", "kubernetes", "k8s", "eks", "aks", "gke", "openshift", "local", "unix", "linux",
+                     "host", "os", "upload-only", "sftp", "chroot", "ssh", "api", "integration", "machine", "bot",
+                     "technical", "system", "pipeline")
 _KIND_START_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _KIND_START_WORDS)) + ")", re.I)
 _ROLE_WORD_RE = re.compile(r"\s+(?:IAM\s+|IRSA\s+)?role\b", re.I)
 _NAME_AT_END_RE = re.compile(_NAME + r"\Z")
@@ -247,6 +255,15 @@ def _kind_starts(text: str) -> list[int]:
     return sorted(found)
 
 
+def prose(text: str, known: list[Sighting], **fields: Any) -> list[Sighting]:
+    """The identities a ticket's text names with their kind (`named`) that are not already among `known`."""
+    seen = {s.identity.lower() for s in known} | {a.lower() for s in known for a in s.aliases}
+    fields.setdefault("actor", False)
+    fields.setdefault("action", "named in a ticket")
+    return [s for s in named(text, **fields)
+            if s.identity.lower() not in seen and not any(a.lower() in seen for a in s.aliases)]
+
+
 def named(text: str, **fields: Any) -> list[Sighting]:
     """Machine identities a ticket names together with their kind, each once (see the note above)."""
     if not text:
@@ -265,6 +282,15 @@ def named(text: str, **fields: Any) -> list[Sighting]:
             name = m.group(1).rstrip("._-")
             if _machine_name(name) and name.lower() not in out:
                 out[name.lower()] = Sighting(name, kind, provider, **fields)
+    for m in _K8S_NS_NAME_RE.finditer(text):
+        ns, name = m.group(1), m.group(2).rstrip("._-")
+        ident = R.k8s_sa(ns, name)
+        out.setdefault(ident.lower(), Sighting(ident, "k8s_service_account", "kubernetes", (f"{ns}/{name}",),
+                                               **fields))
+        out.pop(ns.lower(), None)           # "service account NS/NAME": NS alone was read as the name above
+    for ident, kind, provider, aliases in (*_masked(text), *_vendor_keys(text), *_sa_table(text)):
+        if ident.lower() not in out and not any(a.lower() in out for a in aliases):
+            out[ident.lower()] = Sighting(ident, kind, provider, aliases, **fields)
     end = 0
     for m in _ROLE_WORD_RE.finditer(text):
         before = _NAME_AT_END_RE.search(text, max(end, m.start() - _NAME_SPAN), m.start())
@@ -275,3 +301,112 @@ def named(text: str, **fields: Any) -> list[Sighting]:
         if _machine_name(name) and name.lower() not in out:
             out[name.lower()] = Sighting(name, "aws_iam_role", "aws", **fields)
     return list(out.values())
+
+
+# "EKS service account NS/NAME", "federated credential for NS/NAME": a Kubernetes service account written as
+# namespace/name (DNS-label characters), canonical as system:serviceaccount:NS:NAME.
+_K8S_NS_NAME_RE = re.compile(
+    r"\b(?:(?:(?:Kubernetes|k8s|EKS|AKS|GKE|OpenShift)\s+)?service\s+accounts?|federated\s+(?:identity\s+)?"
+    r"credentials?\s+for|workload\s+identity\s+for)\s+[`'\"]?([a-z0-9][a-z0-9-]{0,62})/([a-z0-9][a-z0-9.-]{0,252})\b",
+    re.I)
+
+# A credential written masked: a key id or token with its middle replaced ("AKIA...Q7MX", "lw-proj-••••Q7vT",
+# "ghp_****9fQx"). The visible prefix must be a known key prefix or end with - or _ (a token's type prefix), so an
+# ellipsis in prose is not a key.
+_MASK = r"(?:•{2,}|\*{3,}|\.{3}|…|x{4,}|X{4,})"
+_MASKED_RE = re.compile(rf"(?<![\w-])((?:AKIA|ASIA|AIza|[A-Za-z][A-Za-z0-9]*[-_](?:[A-Za-z0-9]+[-_])*){_MASK}"
+                        rf"([A-Za-z0-9]{{2,8}}))(?![\w-])")
+_MASK_KINDS = (("AKIA", "aws_access_key", "aws"), ("ASIA", "aws_access_key", "aws"),
+               ("github_pat_", "github_pat_or_deploy_key", "github"), ("ghp_", "github_pat_or_deploy_key", "github"),
+               ("gho_", "github_pat_or_deploy_key", "github"), ("ghs_", "github_app", "github"),
+               ("glpat-", "github_pat_or_deploy_key", "gitlab"))
+
+
+def _masked(text: str) -> list[tuple[str, str, str, tuple]]:
+    if not any(m in text for m in ("••", "***", "...", "…", "xxxx", "XXXX")):
+        return []
+    out = []
+    for m in _MASKED_RE.finditer(text):
+        token, tail = m.group(1), m.group(2)
+        kind, provider = next(((k, p) for pre, k, p in _MASK_KINDS if token.startswith(pre)), ("api_client", "other"))
+        if kind == "api_client" and not _near_key_word(text, m.start()):
+            continue                  # an unknown prefix counts only where the text says it is a key or token
+        if "..." in token and not any(c.isdigit() or c.isupper() for c in tail):
+            continue
+        out.append((token, kind, provider, ()))
+    return out
+
+
+_KEY_WORD_RE = re.compile(r"\b(?:keys?|tokens?|secrets?|credentials?)\b", re.I)
+
+
+def _near_key_word(text: str, pos: int, span: int = 60) -> bool:
+    return _KEY_WORD_RE.search(text, max(0, pos - span), pos) is not None
+
+
+# "Acme API key report-eval", "revoke Globex key etl-nightly": a vendor's API key named by its label. The word before
+# "key" is a capitalised product name; words that make "X key" something else are not vendors.
+_VENDOR_KEY_RE = re.compile(rf"\b([A-Z][A-Za-z0-9]+)\s+(?:API\s+)?keys?\s+(?:(?:called|named|labelled)\s+)?{_NAME}")
+_NOT_VENDOR = frozenset((
+    "the", "this", "that", "a", "an", "its", "their", "our", "new", "old", "ssh", "gpg", "pgp", "access", "private",
+    "public", "deploy", "signing", "encryption", "kms", "master", "root", "host", "secret", "service", "account",
+    "client", "session", "primary", "secondary", "user", "api", "aws", "iam", "rsa", "ed25519", "ecdsa", "license",
+    "licence", "partition", "primary", "sort", "foreign", "row", "hash", "cache", "idempotency", "routing", "one",
+    "each", "every", "same", "static", "temporary", "personal", "shared", "leaked", "exposed", "compromised",
+    "rotate", "rotated", "revoke", "revoked", "delete", "deleted", "create", "created", "add", "added", "remove",
+    "removed", "disable", "disabled", "replace", "replaced", "use", "used", "which", "what", "no", "any", "second",
+))
+
+
+def _vendor_keys(text: str) -> list[tuple[str, str, str, tuple]]:
+    if " key" not in text and " Key" not in text:
+        return []
+    out = []
+    for m in _VENDOR_KEY_RE.finditer(text):
+        vendor, name = m.group(1), m.group(2).rstrip("._-")
+        if vendor.lower() in _NOT_VENDOR or not _machine_name(name):
+            continue
+        out.append((name, "api_client", "other", ()))
+    return out
+
+
+# A table of service accounts with the project in its own column (an inventory script's output, a Markdown table):
+# project + account id make the GCP service account e-mail. The header names both columns.
+_SA_COLS = ("sa", "service_account", "service-account", "serviceaccount", "account_id", "account")
+_PROJECT_COLS = ("project", "project_id", "project-id", "gcp_project")
+_GCP_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
+def _cells(line: str) -> list[str]:
+    if line.count("|") >= 2:
+        return [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+    return line.split()
+
+
+def _sa_table(text: str) -> list[tuple[str, str, str, tuple]]:
+    low = text.lower()
+    if "project" not in low:
+        return []
+    out = []
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if "project" not in line.lower():
+            continue
+        head = [c.lower() for c in _cells(line)]
+        sa = next((j for j, c in enumerate(head) if c in _SA_COLS), None)
+        pj = next((j for j, c in enumerate(head) if c in _PROJECT_COLS), None)
+        if sa is None or pj is None:
+            continue
+        for row in lines[i + 1:i + 500]:
+            cells = _cells(row)
+            if not row.strip() or row.lstrip().startswith("```"):
+                break
+            if len(cells) <= max(sa, pj) or set(row.strip()) <= set("|-:+ "):
+                continue
+            account, project = cells[sa].strip("`"), cells[pj].strip("`")
+            if "@" in account and account.endswith(".gserviceaccount.com"):
+                out.append((account, "gcp_service_account", "gcp", (account.split("@", 1)[0],)))
+            elif _GCP_ID_RE.match(account) and _GCP_ID_RE.match(project):
+                out.append((f"{account}@{project}.iam.gserviceaccount.com", "gcp_service_account", "gcp",
+                            (account,)))
+    return out

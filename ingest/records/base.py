@@ -101,6 +101,9 @@ class RecordFormat:
     # The machine identities one record shows (ingest/nhi): called with the same raw input as render, returns a
     # list of ingest.nhi.Sighting; None = the record's rendered text is scanned for structural mentions instead.
     identities: Callable[..., list] | None = None
+    # Records written by people (tickets): the rendered text is also read for identities named with their kind
+    # ("IAM user svc-etl", "the deploy key ci-mirror"; ingest.nhi.text.named).
+    prose: bool = False
 
 
 @dataclass

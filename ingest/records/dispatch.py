@@ -6,6 +6,7 @@ import csv
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from ingest.nhi import extract as nhi
@@ -77,6 +78,9 @@ def _render(fmt: RecordFormat, *raw: Any) -> Block:
             found = nhi_text.scan(b.text)
         else:
             found = nhi.run(extractor, raw, b.text)
+        if fmt.prose:
+            where = f"mentioned in {b.section}" if b.section else "mentioned in a ticket"
+            found = found + nhi.run(partial(nhi_text.prose, action=where), (b.text, found), b.text)
         if found:
             b.meta[nhi.META_KEY] = [s.compact() for s in found]
     return b

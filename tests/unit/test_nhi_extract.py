@@ -428,8 +428,10 @@ AUTH = "\n".join((
 
 def test_auth_log_service_accounts(pinned_year):
     found = sightings(AUTH, TEXT)
-    assert ids(found) == {"svc-sync", "svc-etl", "svc-partner"}
+    assert ids(found) == {"svc-sync", "svc-etl", "svc-partner", "root"}
     assert one(found, "svc-sync", line_start=1)["action"] == "cron session"
+    # root is listed for its crontab (a scheduled job runs as it), not for the sudo to root further down
+    assert [(d["line_start"], d["action"]) for d in found if d["identity"] == "root"] == [(2, "cron session")]
     key = one(found, "svc-sync", line_start=3)
     assert (key["credential"], key["source"], key["workload"], key["human_use"]) == (
         "SHA256:AbCdEf012345", "10.8.0.12", "host-1", False)
@@ -503,6 +505,73 @@ def test_tickets_count_structural_mentions_only():
     found = sightings(snow, CSV)
     assert [(d["identity"], d["record_index"], d["at"]) for d in found] == [
         ("arn:aws:iam::111122223333:role/etl-runner", 1, "2026-01-03T10:00:00Z")]
+
+
+def _named(text: str) -> set[tuple[str, str]]:
+    from ingest.nhi.text import named
+    return {(s.identity, s.kind) for s in named(text)}
+
+
+def test_ticket_prose_names_identities_by_what_it_says_they_are():
+    text = ("VM batch-7 local user svc-old-export removed; GCP SA asr-old-export disabled. Rotate client secret for "
+            "sp-transcribe-prod. Remove the SSH key from svc-claims-etl. EKS service account docintake/hw-detector "
+            "via IRSA; federated credential for scribe/transcribe-worker. Revoke Lumora API key mara-eval-rh and "
+            "the Acme key etl-nightly-01. Old key AKIA...Q7MX, token ghp_****9fQx, and the key `lw-proj-••••Q7vT`.")
+    assert _named(text) == {
+        ("svc-old-export", "unix_service_account"), ("asr-old-export", "gcp_service_account"),
+        ("sp-transcribe-prod", "azure_service_principal"), ("svc-claims-etl", "unix_service_account"),
+        ("system:serviceaccount:docintake:hw-detector", "k8s_service_account"),
+        ("system:serviceaccount:scribe:transcribe-worker", "k8s_service_account"),
+        ("mara-eval-rh", "api_client"), ("etl-nightly-01", "api_client"), ("AKIA...Q7MX", "aws_access_key"),
+        ("ghp_****9fQx", "github_pat_or_deploy_key"), ("lw-proj-••••Q7vT", "api_client")}
+    # what is not a name: a person, an address, a secret-id, an ellipsis in prose, a product's key word before a
+    # non-name, a surname that is a tool's, a masked value nobody calls a key
+    assert _named("SSH key from 10.20.4.11 for alice; the AppRole secret-id was destroyed; wait...then 2FA; "
+                  "The key was rotated; SSH key svc; config-v2••••ab in the path") == set()
+
+
+def test_service_account_table_with_a_project_column_builds_the_email():
+    table = ("Inventory excerpt:\n```\nproject          sa                    owner       days  flags\n"
+             "ml-prod-01       batch-scorer          team-ml     97    STALE\n"
+             "ml-prod-01       feature-sync          team-ml     0     -\n```\n"
+             "| project | service_account | keys |\n|---|---|---|\n| data-prj-9 | `exporter@data-prj-9.iam."
+             "gserviceaccount.com` | 1 |\n")
+    from ingest.nhi.text import named
+    got = {(s.identity, s.aliases) for s in named(table)}
+    assert got == {("batch-scorer@ml-prod-01.iam.gserviceaccount.com", ("batch-scorer",)),
+                   ("feature-sync@ml-prod-01.iam.gserviceaccount.com", ("feature-sync",)),
+                   ("exporter@data-prj-9.iam.gserviceaccount.com", ("exporter",))}
+    assert named("project owner days\nml-prod-01 team-ml 3\n") == []     # no account column: nothing built
+
+
+def test_ticket_identities_come_from_the_rendered_text_and_integration_accounts():
+    # Atlassian Document Format splits a sentence into text nodes ("AppRole " + a code-marked name)
+    para = {"type": "paragraph", "content": [
+        {"type": "text", "text": "Vault audit: AppRole "}, {"type": "text", "text": "claims-etl",
+                                                            "marks": [{"type": "code"}]},
+        {"type": "text", "text": " and Classic PAT "}, {"type": "text", "text": "backfill-2024",
+                                                        "marks": [{"type": "code"}]}]}
+    bot = {"accountId": "5f1a2b3c4d5e6f7081920aff", "displayName": "Grafana Alerting"}
+    person = {"accountId": "5f1a2b3c4d5e6f7081920a11", "displayName": "Tom Jenkins"}
+    issue = {"key": "SEC-7", "fields": {"summary": "Leaver sweep", "created": "2026-01-12T09:30:00.000+0000",
+                                       "reporter": bot, "creator": bot, "assignee": person,
+                                       "description": {"type": "doc", "version": 1, "content": [para]},
+                                       "comment": {"comments": [{"author": person, "body": "done",
+                                                                 "created": "2026-01-13T10:00:00.000+0000"}]}}}
+    found = sightings(json.dumps(issue), JSON)
+    assert {(d["identity"], d["kind"]) for d in found} == {
+        ("claims-etl", "vault_role"), ("backfill-2024", "github_pat_or_deploy_key"), ("Grafana Alerting", "api_client")}
+    assert one(found, "claims-etl")["action"] == "mentioned in SEC-7" and not one(found, "claims-etl")["actor"]
+    assert one(found, "Grafana Alerting")["aliases"] == ["5f1a2b3c4d5e6f7081920aff"]
+
+    snow = ("number,caller_id,contact_type,opened_at,short_description\n"
+            "INC0000001,Alertmanager,Monitoring,2026-01-02 10:00:00,Latency above SLO\n"
+            "INC0000002,Jane Doe,Phone,2026-01-03 10:00:00,Model answered in the wrong language\n"
+            "INC0000003,Backup Bot,Email,2026-01-04 10:00:00,\"Nightly job failed; local user svc-bkp-02 locked\"\n")
+    found = sightings(snow, CSV)
+    assert {(d["identity"], d["kind"], d["record_index"]) for d in found} == {
+        ("Alertmanager", "api_client", 0), ("Backup Bot", "api_client", 2),
+        ("svc-bkp-02", "unix_service_account", 2)}
 
 
 # ------------------------------------------------------------------------------------------------------------

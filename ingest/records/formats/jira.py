@@ -8,6 +8,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from ingest.nhi import rules as R
 from ingest.nhi.extract import iso
 from ingest.nhi.model import Sighting
 from ingest.nhi.text import scan_object
@@ -344,14 +345,32 @@ _EXAMPLE = {
 
 def identities(issue: dict, parent: dict | None = None) -> list[Sighting]:
     """Structural identity mentions (ARNs, key ids, service-account strings, SA e-mails) anywhere in the issue:
-    summary, description, comments, custom fields. Mentions, not uses: `at` is the issue's creation time."""
+    summary, description, comments, custom fields; and integration accounts that filed or commented (a reporter,
+    creator or comment author whose name is software's, such as "Grafana Alerting"). Mentions, not uses: `at` is
+    the issue's creation time. Names given with their kind in the text are read from the rendered record (prose)."""
     f = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
     key = issue.get("key")
-    return scan_object(issue, prose=True, at=iso(parse_ts(f.get("created"))), actor=False,
-                       action=f"mentioned in {key}" if key else "mentioned in a Jira issue")
+    at = iso(parse_ts(f.get("created")))
+    found = scan_object(issue, at=at, actor=False, action=f"mentioned in {key}" if key else "mentioned in a Jira issue")
+    people = [(f.get(k), k, at) for k in ("reporter", "creator")]
+    comments = f.get("comment", {}).get("comments") if isinstance(f.get("comment"), dict) else None
+    for c in comments if isinstance(comments, list) else []:
+        if isinstance(c, dict):
+            people.append((c.get("author"), "comment author", iso(parse_ts(c.get("created")))))
+    seen = {s.identity for s in found}
+    for who, role, when in people:
+        if not isinstance(who, dict):
+            continue
+        name = who.get("displayName") if isinstance(who.get("displayName"), str) else None
+        app = who.get("accountType") == "app"
+        if name and name not in seen and (app or R.integration_name(name)):
+            seen.add(name)
+            found.append(Sighting(name, "api_client", "app", (who["accountId"],) if isinstance(
+                who.get("accountId"), str) else (), at=when, action=f"{role} of {key or 'a Jira issue'}"))
+    return found
 
 
 FORMAT = RecordFormat(
     name="jira", kind=RecordKind.JIRA, container=Container.JSON_TICKETS,
-    detect=detect, render=render, wrapper="issues", identities=identities,
+    detect=detect, render=render, wrapper="issues", identities=identities, prose=True,
     example=Example("application/json", json.dumps(_EXAMPLE, indent=2)))

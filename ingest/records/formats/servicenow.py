@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.nhi import rules as R
 from ingest.nhi.model import Sighting
-from ingest.nhi.text import named, scan
+from ingest.nhi.text import scan
 
 from ..base import Block, Container, CsvTable, Example, RecordFormat, RecordKind
 from ..timestamps import parse_leading_ts, span
@@ -85,16 +86,32 @@ _EXAMPLE = (
 # ------------------------------------------------------------------------------------------------------------
 # Machine identities (ingest/nhi)
 
+# Channels through which software, not a person, opens a record: its caller is an integration account.
+_AUTOMATED_CONTACT = re.compile(r"^(?:monitoring|integration|event(?:\s+management)?|alerts?|api|web\s*services?|"
+                                r"web\s*form|automated|automation|system|self[- ]service\s+api)$", re.I)
+_CALLER_COLS = ("caller_id", "caller", "opened_by", "requested_by")
+
+
 def identities(row: list[str], cols: _Columns) -> list[Sighting]:
-    """Structural identity mentions in the row's cells (`at` = the record's earliest date, filled in later)."""
+    """Structural identity mentions in the row's cells (`at` = the record's earliest date, filled in later), and
+    the caller of a record opened through an automated channel (contact type Monitoring, Integration, Web form,
+    ...) or whose name is an integration's. Names given with their kind in the text are read from the rendered
+    record (prose)."""
     number = row[cols.num_col].strip() if cols.num_col is not None and cols.num_col < len(row) else ""
-    text, action = "\n".join(row), f"mentioned in {number}" if number else "mentioned in a ServiceNow record"
-    found = scan(text, actor=False, action=action)
-    known = {s.identity.lower() for s in found} | {a.lower() for s in found for a in s.aliases}
-    return found + [s for s in named(text, actor=False, action=action) if s.identity.lower() not in known]
+    action = f"mentioned in {number}" if number else "mentioned in a ServiceNow record"
+    found = scan("\n".join(row), actor=False, action=action)
+    cell = {n: row[i].strip() for i, n in enumerate(cols.norm) if i < len(row)}
+    automated = bool(_AUTOMATED_CONTACT.match(cell.get("contact_type", "")))
+    for col in _CALLER_COLS:
+        caller = cell.get(col, "")
+        if caller and len(caller) <= 80 and (automated or R.integration_name(caller)):
+            found.append(Sighting(caller, "api_client", "app", action=f"{col} of {number or 'a ServiceNow record'}"
+                                  + (f" (contact type {cell['contact_type']})" if automated else "")))
+            break
+    return found
 
 
 FORMAT = RecordFormat(
     name="servicenow", kind=RecordKind.SERVICENOW, container=Container.CSV,
-    detect=detect, render=render, identities=identities,
+    detect=detect, render=render, identities=identities, prose=True,
     example=Example("text/csv", _EXAMPLE))

@@ -190,7 +190,7 @@ def identities(text: str, event: LogEvent) -> list[Sighting]:
         return []
     if program == "cron":
         m = _CRON_RE.match(msg)
-        if m and _svc(m.group(1)):
+        if m and (_svc(m.group(1)) or m.group(1) == "root"):   # root's crontab is a scheduled job's identity too
             return [Sighting(m.group(1), "unix_service_account", "unix", action="cron session", source=host, **kw)]
         return []
     if program == "sudo":
