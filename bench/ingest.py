@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> dict:
         dispatch_module.EXTRACT_IDENTITIES = False
         partition_module.collect_identities = lambda blocks, extra=(): []
         partition_module.unsplit_identities = lambda text, media: []
+        partition_module.identities_in_document = lambda blocks: []
+        partition_module.identities_in_text = lambda text: []
 
     from sqlalchemy import select
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from core.errors import ClausewiseError, ErrorCode
 from ingest import sniff as S
 from ingest.nhi.extract import collect as collect_identities
+from ingest.nhi.extract import from_document as identities_in_document
+from ingest.nhi.extract import from_text as identities_in_text
 from ingest.records import Block, split_records
 from ingest.records.dispatch import CSV_FIELD_LIMIT, unsplit_identities
 
@@ -376,9 +378,12 @@ def _text_like(path: Path, media: str, encoding: str) -> Partitioned:
             lines = _flatten(json.loads(text))
             return Partitioned("json", [Block(text="\n".join(lines), kind="text")] if lines else [],
                                nhi=unsplit_identities(text, media))
+    # the identities a plain text names are read from its lines (the partitioners join a table's lines)
     if media == S.MARKDOWN:
-        return Partitioned("markdown", _elements_to_blocks(partition_md(text=text, **LANG)))
-    return Partitioned("log" if media == S.LOG else "text", _elements_to_blocks(partition_text(text=text, **LANG)))
+        return Partitioned("markdown", _elements_to_blocks(partition_md(text=text, **LANG)),
+                           nhi=identities_in_text(text))
+    return Partitioned("log" if media == S.LOG else "text", _elements_to_blocks(partition_text(text=text, **LANG)),
+                       nhi=identities_in_text(text))
 
 
 # One table: a media type (as ingest.sniff names it) -> the function that partitions a stored original of it.
@@ -403,7 +408,14 @@ def partition(path: Path, media_type: str, encoding: str | None) -> Partitioned:
         raise ClausewiseError(ErrorCode.no_text, f"no text could be extracted from this {result.kind} file")
     # The records' machine-identity sightings leave the blocks here, so chunks and vectors never carry them.
     result.nhi = collect_identities(result.blocks, result.nhi)
+    if not result.nhi and result.kind in _DOCUMENT_KINDS:   # not records: read the text for what it names
+        result.nhi = identities_in_document(result.blocks)
     return result
+
+
+# Partitions of whole documents (not of a record format): their identities come from reading their text.
+# (Plain text and Markdown are read from their lines by _text_like.)
+_DOCUMENT_KINDS = frozenset(("pdf", "docx", "xlsx", "email", "html", "csv", "json"))
 
 
 def block_to_dict(b: Block) -> dict:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from .model import PENDING, Sighting
-from .text import scan
+from .text import prose, scan
 
 log = logging.getLogger("clausewise.ingest.nhi")
 
@@ -73,6 +73,53 @@ def collect(blocks: Iterable[Any], extra: Iterable[dict] = ()) -> list[dict]:
         out.extend(items)
     out.extend(extra)
     return finish(out)
+
+
+def from_document(blocks: Iterable[Any]) -> list[dict]:
+    """Identities a document that is not split into records names (a policy, a runbook, an inventory table, a
+    generic CSV or JSON export): structural mentions in each block and names given with their kind. Mentions,
+    not uses: no actor, `at` is the block's time if it has one."""
+    out: list[dict] = []
+    for b in blocks:
+        text = b.text
+        if not text:
+            continue
+        found = scan(text, actor=False, action="mentioned in the document")
+        found += prose(text, found, action="named in the document")
+        if not found:
+            continue
+        at = iso(b.ts_start)
+        for s in found:
+            d = s.compact()
+            d["record_index"], d["line_start"], d["line_end"] = b.record_index, b.line_start, b.line_end
+            d.setdefault("at", at)
+            out.append(d)
+    return finish(out)
+
+
+def from_text(text: str) -> list[dict]:
+    """from_document over a plain text's paragraphs (runs of non-blank lines, so a table stays whole), each with
+    its line numbers."""
+    paras, start, buf = [], None, []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            if start is None:
+                start = n
+            buf.append(line)
+        elif buf:
+            paras.append(_Para("\n".join(buf), start, n - 1))
+            start, buf = None, []
+    if buf:
+        paras.append(_Para("\n".join(buf), start, start + len(buf) - 1))
+    return from_document(paras)
+
+
+class _Para:
+    __slots__ = ("text", "line_start", "line_end")
+    ts_start = record_index = None
+
+    def __init__(self, text: str, line_start: int | None, line_end: int | None) -> None:
+        self.text, self.line_start, self.line_end = text, line_start, line_end
 
 
 def finish(items: list[dict]) -> list[dict]:

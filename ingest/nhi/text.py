@@ -212,7 +212,6 @@ _KIND_BEFORE = (
 )
 _BEFORE_RES = tuple((re.compile(rf"\b{p}\s+(?:(?:called|named|is|was|for|of)\s+)?{_NAME}", re.I), kind, prov)
                     for p, kind, prov in _KIND_BEFORE)
-_ROLE_AFTER_RE = re.compile(rf"{_NAME}\s+(?:IAM\s+|IRSA\s+)?role\b", re.I)
 _NOT_A_NAME = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?.*|v?\d+(?:\.\d+)+|[0-9a-f-]{16,}|\d+(?:\.\d+){3}|"
                          r"secret[-_]ids?|role[-_]ids?|the|this|that|with|and|for|from|was|has|had)$", re.I)
 _RECORD_KEY = re.compile(r"^(?:[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")   # OPS-123, CHG0031877 (case matters)
@@ -220,7 +219,8 @@ _RECORD_KEY = re.compile(r"^(?:[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")   # OPS-12
 
 def _machine_name(name: str) -> bool:
     name = name.rstrip("._-")
-    return (len(name) >= 3 and any(c in name for c in "-_0123456789") and not _NOT_A_NAME.match(name)
+    return (len(name) >= 3 and any(c in name for c in "-_0123456789") and any(c.isalpha() for c in name)
+            and not _NOT_A_NAME.match(name)
             and not _RECORD_KEY.match(name)
             and not name.lower().startswith(("http", "www.", "arn:", "system:", "repo:")))
 
@@ -234,7 +234,7 @@ _KIND_START_WORDS = ("iam", "irsa", "execution", "task", "instance", "app", "ser
                      "host", "os", "upload-only", "sftp", "chroot", "ssh", "api", "integration", "machine", "bot",
                      "technical", "system", "pipeline")
 _KIND_START_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _KIND_START_WORDS)) + ")", re.I)
-_ROLE_WORD_RE = re.compile(r"\s+(?:IAM\s+|IRSA\s+)?role\b", re.I)
+_ROLE_WORD_RE = re.compile(r"\s+(?:IAM\s+|IRSA\s+)?role\b")   # lower case: "Role of the ..." starts a heading
 _NAME_AT_END_RE = re.compile(_NAME + r"\Z")
 _NAME_SPAN = 80          # a name and its quotes or brackets before " role" fit in this many characters
 
@@ -370,11 +370,23 @@ def _vendor_keys(text: str) -> list[tuple[str, str, str, tuple]]:
     return out
 
 
-# A table of service accounts with the project in its own column (an inventory script's output, a Markdown table):
-# project + account id make the GCP service account e-mail. The header names both columns.
-_SA_COLS = ("sa", "service_account", "service-account", "serviceaccount", "account_id", "account")
-_PROJECT_COLS = ("project", "project_id", "project-id", "gcp_project")
+# Inventory tables: an inventory script's output, `kubectl get sa -A`, a Markdown table in a ticket, a CSV export's
+# row ("column: value" lines). Columns named for what they hold make the identity: project + account id make the
+# GCP service account e-mail; namespace + name of service accounts the Kubernetes one; an app (client) id beside a
+# display name an Azure service principal. Each rule needs its column names in the header.
+_SA_COLS = ("sa", "service_account", "serviceaccount", "account_id", "account")
+_PROJECT_COLS = ("project", "project_id", "gcp_project")
+_NS_COLS = ("namespace", "ns")
+_APP_ID_COLS = ("appid", "app_id", "application_client_id", "application_id", "client_id")
+_DISPLAY_COLS = ("displayname", "display_name", "name", "app_name", "application_name")
 _GCP_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_KV_LINE_RE = re.compile(r"^([A-Za-z][\w ()/.-]{0,40}):\s+(\S.*)$")
+
+
+def _col(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().strip("`*").lower()).strip("_")
 
 
 def _cells(line: str) -> list[str]:
@@ -383,30 +395,57 @@ def _cells(line: str) -> list[str]:
     return line.split()
 
 
-def _sa_table(text: str) -> list[tuple[str, str, str, tuple]]:
-    low = text.lower()
-    if "project" not in low:
-        return []
-    out = []
+def _table_rows(text: str):
+    """Rows (column -> value) of the whitespace or Markdown tables in text whose header names a known column,
+    and of a "column: value" record."""
     lines = text.split("\n")
+    kv = [m for m in (_KV_LINE_RE.match(ln) for ln in lines if ln.strip()) if m]
+    if len(kv) >= 2 and len(kv) * 2 >= len([ln for ln in lines if ln.strip()]):
+        yield {_col(m.group(1)): m.group(2).strip() for m in kv}
     for i, line in enumerate(lines):
-        if "project" not in line.lower():
+        low = line.lower()
+        if not any(w in low for w in ("project", "namespace", "appid", "app_id", "app id", "client id")):
             continue
-        head = [c.lower() for c in _cells(line)]
-        sa = next((j for j, c in enumerate(head) if c in _SA_COLS), None)
-        pj = next((j for j, c in enumerate(head) if c in _PROJECT_COLS), None)
-        if sa is None or pj is None:
+        head = [_col(c) for c in _cells(line)]
+        if len(head) < 2 or len(head) > 30:
             continue
-        for row in lines[i + 1:i + 500]:
-            cells = _cells(row)
+        for row in lines[i + 1:i + 2000]:
             if not row.strip() or row.lstrip().startswith("```"):
                 break
-            if len(cells) <= max(sa, pj) or set(row.strip()) <= set("|-:+ "):
+            if set(row.strip()) <= set("|-:+ "):
                 continue
-            account, project = cells[sa].strip("`"), cells[pj].strip("`")
-            if "@" in account and account.endswith(".gserviceaccount.com"):
-                out.append((account, "gcp_service_account", "gcp", (account.split("@", 1)[0],)))
-            elif _GCP_ID_RE.match(account) and _GCP_ID_RE.match(project):
-                out.append((f"{account}@{project}.iam.gserviceaccount.com", "gcp_service_account", "gcp",
-                            (account,)))
+            cells = _cells(row)
+            if len(cells) >= len(head) - 1:          # a last empty column may be dropped
+                yield dict(zip(head, cells, strict=False))
+
+
+def _row_identities(row: dict[str, str]) -> list[tuple[str, str, str, tuple]]:
+    def get(cols: tuple[str, ...]) -> str | None:
+        return next((row[c].strip("`") for c in cols if row.get(c)), None)
+
+    out = []
+    account, project = get(_SA_COLS), get(_PROJECT_COLS)
+    if account and project:
+        if "@" in account and account.endswith(".gserviceaccount.com"):
+            out.append((account, "gcp_service_account", "gcp", (account.split("@", 1)[0],)))
+        elif _GCP_ID_RE.match(account) and _GCP_ID_RE.match(project):
+            out.append((f"{account}@{project}.iam.gserviceaccount.com", "gcp_service_account", "gcp", (account,)))
+    ns, name = get(_NS_COLS), row.get("name")
+    is_sa = "secrets" in row or any(c in row for c in ("serviceaccount", "service_account")) or \
+        (row.get("kind") or "").lower() == "serviceaccount"
+    if ns and is_sa:
+        sa = get(("serviceaccount", "service_account")) or name
+        if sa and _DNS_LABEL_RE.match(ns) and _DNS_LABEL_RE.match(sa):
+            out.append((R.k8s_sa(ns, sa), "k8s_service_account", "kubernetes", (f"{ns}/{sa}",)))
+    app_id = get(_APP_ID_COLS)
+    if app_id and _UUID_RE.match(app_id) and any(c in row for c in ("appid", "app_id", "application_client_id")):
+        display = get(_DISPLAY_COLS)
+        out.append((display or app_id, "azure_service_principal", "azure", (app_id,) if display else ()))
+    return out
+
+
+def _sa_table(text: str) -> list[tuple[str, str, str, tuple]]:
+    out: list[tuple[str, str, str, tuple]] = []
+    for row in _table_rows(text):
+        out += _row_identities(row)
     return out

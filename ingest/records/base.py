@@ -46,6 +46,7 @@ class RecordKind(StrEnum):
     JSON_RECORDS = "json_records"
     SYSLOG = "syslog"
     APP_LOG = "app_log"
+    AWS_CREDENTIAL_REPORT = "aws_credential_report"
 
 
 class Container(StrEnum):

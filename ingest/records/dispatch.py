@@ -362,7 +362,7 @@ def unsplit_identities(text: str, media: str) -> list[dict]:
     extract.collect) come from here."""
     from ingest.nhi.extract import finish, iso, run
 
-    from .formats import cloudtrail, github, github_audit
+    from .formats import cloudtrail, generic_json, github, github_audit
 
     media = (media or "").split(";", 1)[0].strip().lower()
     if text.startswith("\ufeff"):
@@ -429,4 +429,13 @@ def unsplit_identities(text: str, media: str) -> list[dict]:
             emit(run(cloudtrail.identities, (item, doc), ""), i, rng, at)
     elif isinstance(doc.get("issue"), dict) and isinstance(doc["issue"].get("title"), str):
         emit(run(github.identities, (doc, None), ""), 0, lines.content, None)
+    else:          # objects under a member of no known format ({"value": [...]} of Graph, {"data": [...]}, ...)
+        key = max((k for k, v in doc.items() if isinstance(v, list) and any(isinstance(x, dict) for x in v)),
+                  key=lambda k: len(doc[k]), default=None)
+        if key is not None:
+            sp = spans.get(key) or []
+            for i, item in enumerate(doc[key]):
+                if isinstance(item, dict):
+                    rng = (lines.line(sp[i][0]), lines.line(sp[i][1] - 1)) if i < len(sp) else (None, None)
+                    emit(run(generic_json.identities, (item, doc), ""), i, rng, iso(generic_json.find_ts(item)[1]))
     return finish(out)

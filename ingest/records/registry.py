@@ -11,6 +11,7 @@ from __future__ import annotations
 from .base import Container, RecordFormat
 from .formats import (
     app_log,
+    aws_credential_report,
     azure_activity,
     cloudtrail,
     gcp_audit,
@@ -35,6 +36,7 @@ FORMATS: tuple[RecordFormat, ...] = (
     azure_activity.FORMAT,
     # CSV exports
     servicenow.FORMAT,
+    aws_credential_report.FORMAT,
     # Line-oriented logs
     syslog.FORMAT,
     app_log.FORMAT,

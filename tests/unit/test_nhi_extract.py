@@ -544,6 +544,25 @@ def test_service_account_table_with_a_project_column_builds_the_email():
     assert named("project owner days\nml-prod-01 team-ml 3\n") == []     # no account column: nothing built
 
 
+def test_inventory_listings_in_text_and_csv_exports(tmp_path):
+    kubectl = tmp_path / "sa.txt"     # kubectl get serviceaccounts -A
+    kubectl.write_text("Service accounts, prod cluster, 2026-03-01\n\nNAMESPACE   NAME            SECRETS   AGE\n"
+                       "payments    payments-api    0         120d\nml          model-server    0         90d\n\n"
+                       "NAMESPACE   NAME   READY   STATUS\nml   model-server-7d9f   1/1   Running\n")
+    part = partition(kubectl, TEXT, "utf-8")
+    assert [(d["identity"], d["line_start"], d["line_end"]) for d in part.nhi] == [
+        ("system:serviceaccount:payments:payments-api", 3, 5), ("system:serviceaccount:ml:model-server", 3, 5)]
+    apps = tmp_path / "apps.csv"      # an Entra app registration export; a list of people beside it names none
+    apps.write_text("displayName,appId,signInAudience,passwordCredentials_endDateTime\n"
+                    "claims-ocr-prod,0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b,AzureADMyOrg,2027-01-01T00:00:00Z\n")
+    part = partition(apps, CSV, "utf-8")
+    assert [(d["identity"], d["kind"], d["aliases"], d["record_index"]) for d in map(full, part.nhi)] == [
+        ("claims-ocr-prod", "azure_service_principal", ["0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"], 0)]
+    people = tmp_path / "people.csv"
+    people.write_text("name,project,team\nJane Doe,ml-prod-01,ML\nsam-ops,ml-prod-01,Ops\n")
+    assert partition(people, CSV, "utf-8").nhi == []
+
+
 def test_ticket_identities_come_from_the_rendered_text_and_integration_accounts():
     # Atlassian Document Format splits a sentence into text nodes ("AppRole " + a code-marked name)
     para = {"type": "paragraph", "content": [
@@ -572,6 +591,70 @@ def test_ticket_identities_come_from_the_rendered_text_and_integration_accounts(
     assert {(d["identity"], d["kind"], d["record_index"]) for d in found} == {
         ("Alertmanager", "api_client", 0), ("Backup Bot", "api_client", 2),
         ("svc-bkp-02", "unix_service_account", 2)}
+
+
+def test_aws_credential_report_users_keys_and_people():
+    head = ("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+            "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+            "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+            "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,"
+            "access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n")
+    rows = ("<root_account>,arn:aws:iam::111122223333:root,2019-01-01T00:00:00+00:00,not_supported,"
+            "2025-10-01T10:00:00+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,"
+            "false,N/A,false,N/A\n"
+            "jane.doe,arn:aws:iam::111122223333:user/jane.doe,2021-03-01T00:00:00+00:00,true,2025-11-30T08:00:00+00:00,"
+            "2025-06-01T00:00:00+00:00,N/A,true,true,2025-09-01T00:00:00+00:00,2025-11-01T00:00:00+00:00,eu-west-1,"
+            "sts,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+            "reporting-export,arn:aws:iam::111122223333:user/reporting-export,2022-02-01T00:00:00+00:00,false,N/A,N/A,"
+            "N/A,false,true,2022-02-01T00:00:00+00:00,2025-11-29T02:00:00+00:00,eu-west-1,s3,false,"
+            "2023-05-05T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n")
+    rs = split_records(head + rows, CSV)
+    assert rs.kind == "aws_credential_report" and len(rs.blocks) == 3
+    assert "access key 1: active, last rotated 2022-02-01T00:00:00Z, last used 2025-11-29T02:00:00Z (s3 eu-west-1)" \
+        in rs.blocks[2].text
+    found = sightings(head + rows, CSV)
+    assert ids(found) == {"arn:aws:iam::111122223333:user/reporting-export"}   # not root, not a person with a password
+    events = sorted((d["credential"], d["credential_event"], d["at"]) for d in found if d["credential_event"])
+    assert events == [("access key 1", "created", "2022-02-01T00:00:00Z"),
+                      ("access key 2", "created", "2023-05-05T00:00:00Z")]
+    used = one(found, "arn:aws:iam::111122223333:user/reporting-export", action="access key 1 last used (s3 eu-west-1)")
+    assert used["actor"] and used["at"] == "2025-11-29T02:00:00Z" and used["record_index"] == 2
+
+
+def test_event_logs_of_no_known_format_typed_actors_targets_and_sign_ins():
+    okta = jsonl(
+        {"published": "2026-03-01T10:00:00.000Z", "eventType": "app.oauth2.as.token.grant.access_token",
+         "actor": {"id": "0oa1abcd", "type": "PublicClientApp", "displayName": "fraud-scoring-batch"}},
+        {"published": "2026-03-01T11:00:00.000Z", "eventType": "user.session.start",
+         "actor": {"id": "00u1", "type": "User", "alternateId": "jane.doe@example.com", "displayName": "Jane Doe"}},
+        {"published": "2026-03-01T12:00:00.000Z", "eventType": "system.api_token.create",
+         "actor": {"id": "00u1", "type": "User", "displayName": "Jane Doe"},
+         "target": [{"id": "00T1", "type": "Token", "alternateId": "unknown", "displayName": "scim-provisioner"}]})
+    found = sightings(okta, JSONL)
+    assert {(d["identity"], d["kind"], d["actor"]) for d in found} == {
+        ("fraud-scoring-batch", "api_client", True), ("scim-provisioner", "api_client", False)}
+    token = one(found, "scim-provisioner")
+    assert (token["credential_event"], token["at"], token["record_index"]) == ("created", "2026-03-01T12:00:00Z", 2)
+
+    graph = json.dumps({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns", "value": [
+        {"createdDateTime": "2026-03-02T04:10:11Z", "appId": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+         "appDisplayName": "claims-ocr-prod", "servicePrincipalId": "8a7b6c5d-4e3f-2a1b-0c9d-8e7f6a5b4c3d",
+         "servicePrincipalName": "claims-ocr-prod", "ipAddress": "20.50.1.2", "resourceDisplayName": "Azure Key Vault",
+         "signInEventTypes": ["servicePrincipal"], "clientCredentialType": "clientSecret"},
+        {"createdDateTime": "2026-03-02T05:00:00Z", "userPrincipalName": "jane.doe@example.com",
+         "appDisplayName": "Azure Portal", "signInEventTypes": ["interactiveUser"]}]}, indent=2)
+    found = sightings(graph, JSON)
+    assert [(d["identity"], d["kind"], d["aliases"], d["source"], d["at"], d["line_start"]) for d in found] == [
+        ("claims-ocr-prod", "azure_service_principal",
+         ["0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "8a7b6c5d-4e3f-2a1b-0c9d-8e7f6a5b4c3d"], "20.50.1.2",
+         "2026-03-02T04:10:11Z", 4)]
+
+    gitlab = json.dumps([{"created_at": "2026-02-01T10:00:00.000Z", "entity_type": "Project", "details": {
+        "author_name": "Jane Doe", "target_type": "PersonalAccessToken", "target_details": "deploy-token-prod",
+        "custom_message": "Created project access token with scopes read_registry"}}])
+    found = sightings(gitlab, JSON)
+    assert [(d["identity"], d["credential_event"], d["actor"]) for d in found] == [
+        ("deploy-token-prod", "created", False)]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -749,8 +832,18 @@ def test_evidence_human_use_and_privilege(partitioned):
     assert pick("files2/vault-prod_audit_2026-01-14.jsonl", "claims-etl", credential_event="deleted")
 
 
-def test_partitioning_a_document_without_records_carries_no_sightings(tmp_path):
+def test_a_document_without_records_is_read_for_the_identities_it_names(tmp_path):
     path = tmp_path / "note.txt"
-    path.write_text("A note about arn:aws:iam::111122223333:role/etl-runner in prose.\n\nSecond paragraph here.\n")
+    path.write_text("Finding F2: service account svc-retrain-old of the retired model still holds a key.\n\n"
+                    "It assumes arn:aws:iam::111122223333:role/etl-runner nightly.\n")
     part = partition(path, TEXT, "utf-8")
-    assert part.nhi == [] and part.kind == "text"
+    assert part.kind == "text"
+    got = {(d["identity"], d["kind"], d["action"], d.get("actor", True)) for d in part.nhi}
+    assert got == {("svc-retrain-old", "other", "named in the document", False),
+                   ("arn:aws:iam::111122223333:role/etl-runner", "aws_iam_role", "mentioned in the document", False)}
+    # a policy that speaks of machine identities without naming one names none
+    policy = tmp_path / "policy.md"
+    policy.write_text("# Machine identities\n\nService accounts must have an owner. Deploy keys are read-only. "
+                      "IAM users for software are not allowed; use an IAM role with a 1-hour session. API keys "
+                      "are rotated every 90 days (see ISO/IEC 42001 A.6.2.6 and STD-SEC-07).\n")
+    assert partition(policy, "text/markdown", "utf-8").nhi == []
