@@ -300,7 +300,33 @@ def named(text: str, **fields: Any) -> list[Sighting]:
         name = before.group(1).rstrip("._-")
         if _machine_name(name) and name.lower() not in out:
             out[name.lower()] = Sighting(name, "aws_iam_role", "aws", **fields)
-    return list(out.values())
+    if "credential_event" in fields:
+        return list(out.values())
+    return [_with_lifecycle(text, s, fields) for s in out.values()]
+
+
+# What a sentence says happened to a credential: the verbs of its lifecycle (disabling or deactivating is not an
+# event of its own). The sentence is the one that names the identity.
+_LIFECYCLE = (("deleted", re.compile(r"\b(?:revok|delet|destroy|remov|purg|decommission)\w*", re.I)),
+              ("rotated", re.compile(r"\b(?:rotat|regenerat|re-?issu|renew)\w*|\breplac\w*\s+(?:the\s+)?(?:old\s+)?"
+                                     r"(?:client\s+)?(?:secret|key|token|password)", re.I)),
+              ("created", re.compile(r"\b(?:creat|mint|generat|issu)\w*", re.I)))
+_SENTENCE_END = re.compile(r"[.;!?](?=\s|$)|\n")
+
+
+def _with_lifecycle(text: str, s: Sighting, fields: dict) -> Sighting:
+    i = text.find(s.identity)
+    if i < 0:
+        i = next((j for j in (text.find(a) for a in s.aliases) if j >= 0), -1)
+    if i < 0:
+        return s
+    start = max((m.end() for m in _SENTENCE_END.finditer(text, max(0, i - 300), i)), default=max(0, i - 300))
+    m = _SENTENCE_END.search(text, i + len(s.identity))
+    sentence = text[start:m.start() if m else min(len(text), i + 300)]
+    event = next((e for e, rx in _LIFECYCLE if rx.search(sentence)), None)
+    if event is None:
+        return s
+    return Sighting(s.identity, s.kind, s.provider, s.aliases, **{**fields, "credential_event": event})
 
 
 # "EKS service account NS/NAME", "federated credential for NS/NAME": a Kubernetes service account written as

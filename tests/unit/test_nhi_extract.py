@@ -530,6 +530,17 @@ def test_ticket_prose_names_identities_by_what_it_says_they_are():
                   "The key was rotated; SSH key svc; config-v2••••ab in the path") == set()
 
 
+def test_ticket_prose_says_what_happened_to_a_credential():
+    from ingest.nhi.text import named
+    text = ("Revoke Acme API key report-eval-7; keep IAM user svc-keep. Rotate client secret for sp-transcribe-prod. "
+            "VM batch-7 local user svc-old-export removed. GCP SA asr-old-export disabled. Classic PAT backfill-2024 "
+            "created 2024-02-19, no expiry.")
+    assert {(s.identity, s.credential_event) for s in named(text)} == {
+        ("report-eval-7", "deleted"), ("svc-keep", None), ("sp-transcribe-prod", "rotated"),
+        ("svc-old-export", "deleted"), ("asr-old-export", None),        # disabling is not a lifecycle event
+        ("backfill-2024", "created")}
+
+
 def test_service_account_table_with_a_project_column_builds_the_email():
     table = ("Inventory excerpt:\n```\nproject          sa                    owner       days  flags\n"
              "ml-prod-01       batch-scorer          team-ml     97    STALE\n"

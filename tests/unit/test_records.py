@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -569,12 +568,10 @@ RECORD_FIXTURES = [
 
 
 @pytest.mark.parametrize("name,media", RECORD_FIXTURES)
-def test_blocks_well_formed_and_fast(name, media):
+def test_blocks_well_formed(name, media):
+    # (how fast splitting is, is measured by bench.ingest, not here: a wall-clock bound fails on a loaded machine)
     text = load(name)
-    t0 = time.perf_counter()
     rs = split_records(text, media)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.0, f"{name} took {elapsed:.2f}s"
     n_lines = len(lines_of(text))
     assert rs.blocks
     for b in rs.blocks:
