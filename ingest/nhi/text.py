@@ -217,11 +217,23 @@ _NOT_A_NAME = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?.*|v?\d+(?:\.\d+)+|[0-9a-f-
 _RECORD_KEY = re.compile(r"^(?:[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")   # OPS-123, CHG0031877 (case matters)
 
 
+# A long run of letters and digits of mixed classes is a secret or a random id, not a name a person gave: a ticket
+# that pastes a key ("Acme API key sk_live_51HxAbC...") must not make the value an identity.
+_RANDOM_RUN_RE = re.compile(r"[A-Za-z0-9]{16,}")
+
+
+def _looks_random(name: str) -> bool:
+    for m in _RANDOM_RUN_RE.finditer(name):
+        run = m.group(0)
+        if sum((any(c.islower() for c in run), any(c.isupper() for c in run), any(c.isdigit() for c in run))) >= 2:
+            return True
+    return False
+
+
 def _machine_name(name: str) -> bool:
     name = name.rstrip("._-")
     return (len(name) >= 3 and any(c in name for c in "-_0123456789") and any(c.isalpha() for c in name)
-            and not _NOT_A_NAME.match(name)
-            and not _RECORD_KEY.match(name)
+            and not _NOT_A_NAME.match(name) and not _RECORD_KEY.match(name) and not _looks_random(name)
             and not name.lower().startswith(("http", "www.", "arn:", "system:", "repo:")))
 
 

@@ -528,6 +528,8 @@ def test_ticket_prose_names_identities_by_what_it_says_they_are():
     # non-name, a surname that is a tool's, a masked value nobody calls a key
     assert _named("SSH key from 10.20.4.11 for alice; the AppRole secret-id was destroyed; wait...then 2FA; "
                   "The key was rotated; SSH key svc; config-v2••••ab in the path") == set()
+    # a pasted secret is not a name (the value would become an identity): only its masked form is read
+    assert _named("Stripe API key sk_live_51HxAbCdEfGh12IjKlMn and Acme key 9f8e7d6c5b4a39281706f5e4") == set()
 
 
 def test_ticket_prose_says_what_happened_to_a_credential():
