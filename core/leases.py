@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from core.db import Database
 from core.models import Document, DocumentStatus, Job, JobStage, as_utc, utcnow
@@ -221,7 +221,10 @@ def take_for_requeue(db: Database, job: Stuck, requeue_lease_s: float) -> bool:
         q = update(Job).where(Job.id == job.job_id, Job.state.in_(_ACTIVE), Job.attempts == job.attempts)
         q = q.where(or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now))
         res = s.execute(q.values(state=DocumentStatus.queued, stage=JobStage.requeued, lease_owner=REQUEUE_OWNER,
-                                 lease_expires_at=now + timedelta(seconds=requeue_lease_s))
+                                 lease_expires_at=now + timedelta(seconds=requeue_lease_s),
+                                 # a job still in the outbox (no worker ran for the time limit) is published
+                                 # by this sweep: the dispatcher leaves it alone
+                                 published_at=func.coalesce(Job.published_at, now))
                         .execution_options(synchronize_session=False))
         return res.rowcount == 1
 

@@ -65,6 +65,7 @@ def test_an_upload_leaves_its_job_in_the_outbox_and_a_dispatcher_publishes_it_on
             assert r.status_code == 202, r.text
             accepted.append(r.json()["job_id"])
         assert client.get(f"/v1/jobs/{accepted[0]}").json()["state"] == "queued"
+        assert "clausewise_outbox_jobs 2.0" in client.get("/v1/metrics").text
     rt = Runtime(migrated_settings)
     try:
         jobs = _jobs(rt.db)
@@ -77,6 +78,10 @@ def test_an_upload_leaves_its_job_in_the_outbox_and_a_dispatcher_publishes_it_on
         assert all(j.published_at is not None and j.lease_owner is None and j.lease_expires_at is None
                    and j.state == "queued" for j in jobs)
         assert drain(rt, celery_sender(app)) == 0 and _messages(migrated_settings) == 2
+        from core.telemetry import DatabaseCollector
+
+        gauges = {f.name: f.samples[0].value for f in DatabaseCollector(rt.db).collect() if f.name.endswith("jobs")}
+        assert gauges == {"clausewise_outbox_jobs": 0}
     finally:
         rt.close()
 
@@ -205,3 +210,25 @@ def test_on_the_sqlite_broker_a_batch_is_one_transaction(migrated_settings):
         assert sorted(i for i in ids if any(i in p for p in payloads)) == sorted(ids)
     finally:
         rt.close()
+
+
+def test_reconcile_publishes_a_job_left_in_the_outbox_past_the_time_limit_and_the_dispatcher_does_not(db, settings):
+    """No worker ran for the whole job time limit: `clausewise reconcile` publishes the job and marks it
+    published, so a dispatcher starting later does not send it a second time."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.models import utcnow
+    from core.runtime import Runtime
+    from worker.outbox import drain
+    from worker.recovery import sweep
+
+    (job_id,) = _rows(db, 1)
+    with db.session() as s:
+        s.execute(update(Job).values(created_at=utcnow() - timedelta(seconds=settings.job_time_limit_s + 5)))
+    rt = Runtime(settings, db=db)
+    published = []
+    acts = sweep(rt, lambda d, j, a: published.append(j), include_unleased=True)
+    assert [a["action"] for a in acts] == ["requeue"] and published == [job_id]
+    assert drain(rt, lambda jobs: pytest.fail(f"published twice: {jobs}")) == 0
