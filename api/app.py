@@ -111,10 +111,15 @@ def _registry_with(base, collector):
 
 def install_request_context(app: FastAPI) -> None:
     """Every request gets an id (the caller's X-Request-ID if sane, else a new one), echoed in the response,
-    present in every log line written while it runs, and one JSON access-log line with its latency."""
+    present in every log line written while it runs, and one JSON access-log line with its latency.
+
+    A plain ASGI middleware: Starlette's `@app.middleware("http")` runs the rest of the app in a task of its own
+    behind memory streams, which under load cost the API process more than the upload's own work."""
     import re
     import time
     import uuid
+
+    from starlette.datastructures import MutableHeaders
 
     from api.limits import add_security_headers
     from core.telemetry import REQUESTS, request_id
@@ -122,30 +127,50 @@ def install_request_context(app: FastAPI) -> None:
     access = logging.getLogger("clausewise.access")
     sane = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-    @app.middleware("http")
-    async def _context(request, call_next):
-        rid = request.headers.get("x-request-id", "")
-        rid = rid if sane.match(rid) else uuid.uuid4().hex
-        token = request_id.set(rid)
-        t = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = rid
-            add_security_headers(request.url.path, response.headers)
-            return response
-        finally:
-            took = time.perf_counter() - t
-            route = getattr(request.scope.get("route"), "path", None)  # the template, not the ids in the URL
-            if route is None:
-                route = "unmatched"
-            elif request.url.path.startswith("/v1/") and not route.startswith("/v1/"):
-                route = "/v1" + route  # routers included under /v1 keep their own path
-            REQUESTS.labels(request.method, route, str(status)).observe(took)
-            access.info("request", extra={"method": request.method, "path": request.url.path, "status": status,
-                                          "duration_ms": round(took * 1000, 2)})
-            request_id.reset(token)
+    class RequestContext:
+        def __init__(self, app) -> None:
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] != "http":
+                return await self.app(scope, receive, send)
+            rid = ""
+            for name, value in scope["headers"]:
+                if name == b"x-request-id":
+                    rid = value.decode("latin-1")
+                    break
+            rid = rid if sane.match(rid) else uuid.uuid4().hex
+            path = scope["path"]
+            token = request_id.set(rid)
+            t = time.perf_counter()
+            status = 500
+
+            async def send_with_headers(message):
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    headers = MutableHeaders(scope=message)
+                    headers["X-Request-ID"] = rid
+                    add_security_headers(path, headers)
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_headers)
+            finally:
+                took = time.perf_counter() - t
+                route = getattr(scope.get("route"), "path", None)  # the template, not the ids in the URL
+                if route is None:
+                    route = "unmatched"
+                elif path.startswith("/v1/") and not route.startswith("/v1/"):
+                    route = "/v1" + route  # routers included under /v1 keep their own path
+                REQUESTS.labels(scope["method"], route, str(status)).observe(took)
+                access.info("request", extra={"method": scope["method"], "path": path, "status": status,
+                                              "duration_ms": round(took * 1000, 2)})
+                request_id.reset(token)
+
+    app.add_middleware(RequestContext)
+
+
 PUBLIC_PATHS = {("GET", "/v1/health"), ("GET", "/v1/ready")}
 
 

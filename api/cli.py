@@ -189,7 +189,7 @@ def worker(
     from core.runtime import Runtime
     from core.telemetry import REGISTRY, configure_logging
     from ingest.partition import warm_up
-    from worker import recovery
+    from worker import outbox, recovery
     from worker.celery_app import make_celery
     from worker.flows import get_classifier
     from worker.tasks import register_tasks
@@ -205,8 +205,9 @@ def worker(
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=REGISTRY)
     ready_file = os.environ.get("CLAUSEWISE_READY_FILE")
 
-    def _ready(**_):  # consuming now: the recovery sweep starts, and `serve` learns that this worker is up
+    def _ready(**_):  # consuming now: the outbox dispatcher and the recovery sweep start, `serve` learns it is up
         sweeper = Runtime(settings)  # the main process's own handles, never shared with a forked pool process
+        outbox.OutboxThread(lambda: sweeper, outbox.celery_sender(capp), outbox.interval(settings)).start()
         recovery.RecoveryThread(lambda: sweeper, recovery.celery_publisher(capp), recovery.interval(settings)).start()
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))

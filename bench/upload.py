@@ -1,11 +1,15 @@
 """Benchmark: upload enqueue latency (p50/p95/p99) with concurrent clients over loopback HTTP, no worker running.
 
 Usage: .venv/bin/python -m bench.upload [--requests 400] [--clients 8] [--json out.json]
-Starts the real app under uvicorn on a free loopback port with its default enqueue — Celery publishing to the
-embedded SQLite broker — and no worker, so jobs only queue. Each client thread POSTs distinct Markdown and text
-files (2-20 KB of policy-like prose, generated in memory) to /v1/documents: stream to disk, sha256, sniff, SQL
-insert, broker publish; every answer must be 202. Then the same files are uploaded again: every answer must be 200
-with `duplicate_of` (stream, hash, sniff, SQL lookup, no publish). Latency is measured at the client.
+Starts the real app under uvicorn on a free loopback port with its default enqueue — the job row is the outbox,
+and a worker's dispatcher publishes it to the embedded SQLite broker — and no consuming worker, so jobs only queue.
+The dispatcher runs in a process of its own during the run (`python -m worker.outbox`, what `clausewise serve`'s
+worker runs beside its consumer), so the publishing CPU is spent on the machine while the API answers, as it is
+under `serve`; `--dispatcher after` runs one pass after the run instead (the API's own work alone). Each client
+thread POSTs distinct Markdown and text files (2-20 KB of policy-like prose, generated in memory) to /v1/documents:
+stream to disk, sha256, sniff, SQL insert of the document and its job; every answer must be 202, and every job must
+reach the broker. Then the same files are uploaded again: every answer must be 200 with `duplicate_of` (stream,
+hash, sniff, SQL lookup, no job). Latency is measured at the client.
 """
 
 from __future__ import annotations
@@ -99,6 +103,24 @@ def summarize(wall_s: float, results: list[dict], ok) -> dict:
             "max_ms": round(float(ms.max()), 2)}
 
 
+class DispatcherProcess:
+    """The outbox dispatcher alone in a process (what a worker runs beside its consumer), on the bench's data."""
+
+    def __init__(self, settings) -> None:
+        self.env = {**os.environ, "CLAUSEWISE_DATA_DIR": str(settings.data_dir), "CLAUSEWISE_ENV": settings.env,
+                    "CLAUSEWISE_LOG_LEVEL": "WARNING"}
+
+    def __enter__(self) -> DispatcherProcess:
+        import subprocess
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "worker.outbox"], env=self.env)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
 class ServerProcess:
     """The app under uvicorn in a process of its own (one worker process, like `clausewise serve`)."""
 
@@ -133,11 +155,20 @@ class ServerProcess:
         self.proc.wait(60)
 
 
+def _outbox(settings) -> int:
+    """Jobs accepted and not yet published."""
+    with sqlite3.connect(settings.data_dir / "clausewise.db") as con:
+        return con.execute("SELECT count(*) FROM jobs WHERE published_at IS NULL").fetchone()[0]
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = harness.parser(__doc__)
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--dispatcher", choices=["process", "after"], default="process",
+                    help="publish the accepted jobs from a dispatcher process running beside the API (default, as "
+                         "under `clausewise serve`), or in one pass after the run")
     ap.add_argument("--server", choices=["process", "thread"], default="process",
                     help="the API in a uvicorn process of its own, as `clausewise serve` runs it (default), or in a "
                          "thread of the clients' process (figures before 2026-12-06: the clients' GIL is the server's)")
@@ -165,10 +196,24 @@ def main(argv: list[str] | None = None) -> dict:
         db.dispose()
         serve = ServerProcess(settings) if args.server == "process" else \
             LiveServer(create_app(settings), access_log=False)  # not eager: Celery to the embedded SQLite broker
-        with serve as srv:
+        from contextlib import nullcontext
+
+        from core.runtime import Runtime
+        from worker.celery_app import make_celery
+        from worker.outbox import celery_sender, drain
+
+        publisher = DispatcherProcess(settings) if args.dispatcher == "process" else nullcontext()
+        with publisher, serve as srv:
             _, warm_res = run_clients(srv.url, files[:warm], args.clients, key)  # first requests open DB, broker
             new_s, new_res = run_clients(srv.url, timed, args.clients, key)
             dup_s, dup_res = run_clients(srv.url, dups, args.clients, key)
+            deadline = time.time() + 60   # the dispatcher catches up with the last uploads
+            while args.dispatcher == "process" and time.time() < deadline and _outbox(settings):
+                time.sleep(0.1)
+        left_in_outbox = _outbox(settings)
+        rt = Runtime(settings)   # publish what is left (everything with --dispatcher after)
+        published_after = drain(rt, celery_sender(make_celery(settings)))
+        rt.close()
         with sqlite3.connect(settings.data_dir / "broker.db") as con:
             queued = con.execute("SELECT count(*) FROM kombu_message").fetchone()[0]
         with sqlite3.connect(settings.data_dir / "clausewise.db") as con:
@@ -191,12 +236,14 @@ def main(argv: list[str] | None = None) -> dict:
               "warm_up_requests": warm, "file_bytes": {"min": min(sizes), "max": max(sizes),
                                                        "mean": round(float(np.mean(sizes)))},
               "broker": "celery, embedded SQLite (sqla+sqlite), no worker", "rows": rows,
+              "dispatcher": args.dispatcher, "published_after_the_run": published_after,
               "broker_messages_queued": queued, "documents": n_docs, "jobs": n_jobs,
               "sample_failures": failures, "peak_rss_mib": peak_rss_mib()}
     result["all_ok"] = (rows["new (202, enqueued)"]["ok"] == args.requests
                         and rows["duplicate (200)"]["ok"] == args.requests
                         and all(r["status"] == 202 for r in warm_res)
-                        and queued == n_jobs == n_docs == warm + args.requests)
+                        and queued == n_jobs == n_docs == warm + args.requests
+                        and (args.dispatcher == "after" or left_in_outbox == 0))
 
     print(f"machine: {result['machine']}")
     print(f"{args.requests} uploads x {args.clients} concurrent clients over loopback, files "
@@ -205,7 +252,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name, r in rows.items():
         print(f"{name:22}{str(r['ok']) + '/' + str(r['requests']):>9}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}"
               f"{r['p99_ms']:>9.2f}{r['max_ms']:>9.2f}{r['uploads_per_s']:>11.1f}")
-    print(f"broker messages queued {queued}, documents {n_docs}, jobs {n_jobs} (incl. {warm} warm-up); "
+    print(f"dispatcher: {args.dispatcher} (jobs published after the run: {published_after}); "
+          f"broker messages queued {queued}, documents {n_docs}, jobs {n_jobs} (incl. {warm} warm-up); "
           f"peak RSS {result['peak_rss_mib']} MiB")
     for f in failures:
         print(f"failure: {f}", file=sys.stderr)

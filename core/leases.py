@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from core.db import Database
 from core.models import Document, DocumentStatus, Job, JobStage, as_utc, utcnow
@@ -221,6 +221,46 @@ def take_for_requeue(db: Database, job: Stuck, requeue_lease_s: float) -> bool:
         q = update(Job).where(Job.id == job.job_id, Job.state.in_(_ACTIVE), Job.attempts == job.attempts)
         q = q.where(or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now))
         res = s.execute(q.values(state=DocumentStatus.queued, stage=JobStage.requeued, lease_owner=REQUEUE_OWNER,
-                                 lease_expires_at=now + timedelta(seconds=requeue_lease_s))
+                                 lease_expires_at=now + timedelta(seconds=requeue_lease_s),
+                                 # a job still in the outbox (no worker ran for the time limit) is published
+                                 # by this sweep: the dispatcher leaves it alone
+                                 published_at=func.coalesce(Job.published_at, now))
                         .execution_options(synchronize_session=False))
         return res.rowcount == 1
+
+
+
+def take_for_publish(db: Database, lease_s: float, limit: int = 100) -> tuple[list[tuple[str, str]], int]:
+    """Claim up to `limit` committed jobs that no dispatcher has published yet, oldest first; returns the (job id,
+    document id) this caller won and how many it tried (0: the outbox is empty). One conditional UPDATE marks them
+    published under a short `requeue` lease (of two dispatchers racing for a job, one wins it; on SQLite it holds
+    the writer lock for one statement): a worker may claim the job as soon as its message arrives, and if this
+    process dies before `published` clears the lease, the lease expires and the recovery sweep publishes the job
+    again (a second message is harmless: only the lease holder runs a job)."""
+    now = utcnow()
+    waiting = (Job.published_at.is_(None), Job.state == DocumentStatus.queued.value)
+    with db.session() as s:
+        ids = list(s.scalars(select(Job.id).where(*waiting).order_by(Job.created_at).limit(limit)))
+        if not ids:
+            return [], 0
+        rows = s.execute(update(Job).where(Job.id.in_(ids), *waiting)
+                         .values(published_at=now, lease_owner=REQUEUE_OWNER,
+                                 lease_expires_at=now + timedelta(seconds=lease_s))
+                         .returning(Job.id, Job.document_id, Job.created_at)
+                         .execution_options(synchronize_session=False)).all()
+    won = sorted(rows, key=lambda r: (as_utc(r.created_at), r.id))
+    return [(r.id, r.document_id) for r in won], len(ids)
+
+
+def published(db: Database, job_ids: list[str], *, ok: bool = True) -> None:
+    """After the publish: the jobs that went out wait in the broker like any queued job (no lease: a job waiting
+    behind a long queue is not swept); with `ok=False`, jobs whose publish failed go back to the outbox. Neither
+    touches a job a worker has claimed meanwhile."""
+    if not job_ids:
+        return
+    values = {"lease_owner": None, "lease_expires_at": None} if ok else \
+        {"published_at": None, "lease_owner": None, "lease_expires_at": None}
+    with db.session() as s:
+        s.execute(update(Job).where(Job.id.in_(job_ids), Job.lease_owner == REQUEUE_OWNER,
+                                    Job.state == DocumentStatus.queued.value)
+                  .values(**values).execution_options(synchronize_session=False))

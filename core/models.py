@@ -6,7 +6,19 @@ import uuid
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from catalog import FrameworkId
@@ -136,7 +148,12 @@ class Job(Base):
     """One run of the ingestion pipeline over a document."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_state_lease", "state", "lease_expires_at"),)
+    __table_args__ = (
+        Index("ix_jobs_state_lease", "state", "lease_expires_at"),
+        # the outbox: jobs not yet handed to the broker (worker/outbox.py)
+        Index("ix_jobs_unpublished", "created_at", sqlite_where=text("published_at IS NULL"),
+              postgresql_where=text("published_at IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -151,6 +168,8 @@ class Job(Base):
     # who runs the job and until when (core/leases.py); an expired lease on an active job means its worker died
     lease_owner: Mapped[str | None] = mapped_column(String(120))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # when a worker's dispatcher published the job to the broker; NULL: committed, waiting in the outbox
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
                                                             "after 3 attempts).")
     recovery_interval_s: float = Field(default=0, ge=0, description="How often a worker sweeps for jobs with an "
                                                                     "expired lease (0: a quarter of the lease).")
+    outbox_interval_s: float = Field(default=0.25, gt=0, description="How often a worker's dispatcher looks for "
+                                                                   "accepted jobs not yet published to the broker.")
     chroma_port: int = Field(default=0, ge=0, description="Port of the Chroma server `serve` starts on the "
                                                           "embedded default (0: a free one).")
     log_level: str = "INFO"

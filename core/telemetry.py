@@ -76,7 +76,8 @@ def observe_job(timings: dict, status: str) -> None:
 
 
 class DatabaseCollector:
-    """Gauges read at scrape time: jobs waiting (the queue depth), documents by status, current suggestions."""
+    """Gauges read at scrape time: jobs waiting (the queue depth, the outbox), documents by status, current
+    suggestions."""
 
     def __init__(self, db, broker_depth=None) -> None:
         self.db = db
@@ -89,6 +90,8 @@ class DatabaseCollector:
 
         with self.db.session() as s:
             jobs = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+            outbox = s.scalar(select(func.count()).select_from(Job)
+                              .where(Job.published_at.is_(None), Job.state == "queued"))
             docs = dict(s.execute(select(Document.status, func.count()).group_by(Document.status)).all())
             sugg = s.execute(select(Suggestion.framework, Suggestion.state, func.count())
                              .join(Document, Document.id == Suggestion.document_id)
@@ -98,6 +101,8 @@ class DatabaseCollector:
         for state in ("queued", "processing"):
             g.add_metric([state], jobs.get(state, 0))
         yield g
+        yield GaugeMetricFamily("clausewise_outbox_jobs", "Accepted jobs no worker's dispatcher has published yet "
+                                "(grows while no worker runs)", value=outbox)
         if self.broker_depth is not None:
             depth = self.broker_depth()
             if depth is not None:

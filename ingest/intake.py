@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.blobs import BlobStore
 from core.db import Database
 from core.errors import ClausewiseError, ErrorCode
-from core.models import Document, DocumentStatus, Job, JobStage
+from core.models import Document, DocumentStatus, Job, JobStage, new_id, utcnow
 from ingest import sniff as S
 
 
@@ -59,7 +59,7 @@ class Registered:
     retry_of: str | None = None  # the failed job this upload starts a new attempt after
 
 
-def _retry_failed(db: Database, document_id: str) -> Registered | None:
+def _retry_failed(db: Database, document_id: str, to_outbox: bool = True) -> Registered | None:
     """The same bytes as a failed document: a new job for it (its earlier jobs stay as the record). One
     conditional UPDATE decides between two such uploads racing; the loser gets the duplicate answer."""
     with db.session() as s:
@@ -73,7 +73,7 @@ def _retry_failed(db: Database, document_id: str) -> Registered | None:
         previous = s.scalar(select(Job.id).where(Job.document_id == document_id)
                             .order_by(Job.created_at.desc()).limit(1))
         job = Job(tenant_id=doc.tenant_id, document_id=doc.id, state=DocumentStatus.queued, stage=JobStage.queued,
-                  timings={})
+                  timings={}, published_at=None if to_outbox else utcnow())
         s.add(job)
         s.flush()
         s.expunge_all()
@@ -108,42 +108,72 @@ def inspect_file(path: Path, filename: str | None = None) -> tuple[str, S.Sniffe
 def register_upload(
     *, db: Database, blobs: BlobStore, tenant_id: str, sink: UploadSink, sha256: str, filename: str,
     sniffed: S.Sniffed, claimed: str | None, title: str | None, evidence_date: datetime | None,
-    uploaded_by: str | None = None,
+    uploaded_by: str | None = None, to_outbox: bool = True,
 ) -> Registered:
-    """Store the original content-addressed and create the Document and its Job, once per tenant and sha256."""
-    with db.session() as s:
-        existing = s.scalar(select(Document).where(Document.tenant_id == tenant_id, Document.sha256 == sha256))
-    if existing is not None:
-        if existing.status == DocumentStatus.failed.value:
-            blobs.commit(sink.tmp, sha256)  # the original is normally still there; if not, it is now
-            retried = _retry_failed(db, existing.id)
-            if retried is not None:
-                return retried
-        sink.discard()
-        return Registered(existing, None, True)
-    key = blobs.commit(sink.tmp, sha256)
-    doc = Document(tenant_id=tenant_id, sha256=sha256, size_bytes=sink.size, filename=filename, title=title,
-                   claimed_type=claimed, detected_type=sniffed.media_type, storage_key=key,
-                   status=DocumentStatus.queued.value, evidence_date=evidence_date, uploaded_by=uploaded_by,
-                   meta={"encoding": sniffed.encoding} if sniffed.encoding else {})
-    job = Job(tenant_id=tenant_id, document=doc, state=DocumentStatus.queued, stage=JobStage.queued, timings={})
-    try:
-        with db.write_lock, db.session() as s:
-            s.add(doc)
-            s.add(job)
-    except IntegrityError:
-        # A concurrent upload of the same bytes won the unique (tenant, sha256) race.
-        with db.session() as s:
-            existing = s.scalar(select(Document).where(Document.tenant_id == tenant_id, Document.sha256 == sha256))
+    """Store the original content-addressed and create the Document and its Job, once per tenant and sha256.
+
+    With `to_outbox` the job is committed unpublished and a worker's dispatcher hands it to the broker
+    (worker/outbox.py); without, the caller runs the job itself (the CLI's bulk ingest, task_always_eager)."""
+    with db.engine.connect() as conn:   # one connection for the lookup and the insert (Core: no session)
+        existing = _find(conn, tenant_id, sha256)
         if existing is None:
-            raise
-        return Registered(existing, None, True)
-    return Registered(doc, job, False)
+            try:
+                return _insert(conn, db, blobs, tenant_id=tenant_id, sink=sink, sha256=sha256, filename=filename,
+                               sniffed=sniffed, claimed=claimed, title=title, evidence_date=evidence_date,
+                               uploaded_by=uploaded_by, to_outbox=to_outbox)
+            except IntegrityError:
+                # A concurrent upload of the same bytes won the unique (tenant, sha256) race.
+                existing = _find(conn, tenant_id, sha256)
+                if existing is None:
+                    raise
+                return Registered(existing, None, True)
+    if existing.status == DocumentStatus.failed.value:
+        blobs.commit(sink.tmp, sha256)  # the original is normally still there; if not, it is now
+        retried = _retry_failed(db, existing.id, to_outbox)
+        if retried is not None:
+            return retried
+    sink.discard()
+    return Registered(existing, None, True)
+
+
+def _insert(conn, db: Database, blobs: BlobStore, *, tenant_id: str, sink: UploadSink, sha256: str, filename: str,
+            sniffed: S.Sniffed, claimed: str | None, title: str | None, evidence_date: datetime | None,
+            uploaded_by: str | None, to_outbox: bool) -> Registered:
+    key = blobs.commit(sink.tmp, sha256)
+    now = utcnow()
+    doc = dict(id=new_id(), tenant_id=tenant_id, sha256=sha256, size_bytes=sink.size, filename=filename, title=title,
+               claimed_type=claimed, detected_type=sniffed.media_type, storage_key=key,
+               status=DocumentStatus.queued.value, evidence_date=evidence_date, uploaded_by=uploaded_by,
+               meta={"encoding": sniffed.encoding} if sniffed.encoding else {}, chunk_count=0, created_at=now,
+               updated_at=now)
+    job = dict(id=new_id(), tenant_id=tenant_id, document_id=doc["id"], state=DocumentStatus.queued,
+               stage=JobStage.queued, percent=0, attempts=0, timings={}, created_at=now,
+               published_at=None if to_outbox else now)
+    # two Core INSERTs in one transaction: the ORM's unit of work cost more than the statements (the API runs
+    # this once per upload, under the process's SQLite writer lock)
+    with db.write_lock, conn.begin():
+        conn.execute(_INSERT_DOCUMENT, doc)
+        conn.execute(_INSERT_JOB, job)
+    return Registered(Document(**doc), Job(**job), False)
+
+
+_INSERT_DOCUMENT = insert(Document.__table__)
+_INSERT_JOB = insert(Job.__table__)
+_FIND = select(Document.__table__).where(Document.tenant_id == bindparam("tenant_id"),
+                                         Document.sha256 == bindparam("sha256"))
+
+
+def _find(conn, tenant_id: str, sha256: str) -> Document | None:
+    """The tenant's document with these bytes (a detached object), the read ended (the connection can begin)."""
+    row = conn.execute(_FIND, {"tenant_id": tenant_id, "sha256": sha256}).mappings().first()
+    conn.rollback()
+    return None if row is None else Document(**row)
 
 
 def ingest_local_file(path: Path, *, db: Database, blobs: BlobStore, tenant_id: str, max_bytes: int,
-                      title: str | None = None) -> Registered:
-    """Register a file from disk exactly as an HTTP upload would be."""
+                      title: str | None = None, to_outbox: bool = False) -> Registered:
+    """Register a file from disk exactly as an HTTP upload would be; its job is for the caller to run unless
+    `to_outbox` (then a worker's dispatcher publishes it, as for an upload)."""
     sink = UploadSink(blobs, max_bytes)
     try:
         with path.open("rb") as fh:
@@ -152,7 +182,8 @@ def ingest_local_file(path: Path, *, db: Database, blobs: BlobStore, tenant_id: 
         sha = sink.close()
         safe, sniffed, claimed = inspect_upload(sink, path.name)
         return register_upload(db=db, blobs=blobs, tenant_id=tenant_id, sink=sink, sha256=sha, filename=safe,
-                               sniffed=sniffed, claimed=claimed, title=title, evidence_date=None)
+                               sniffed=sniffed, claimed=claimed, title=title, evidence_date=None,
+                               to_outbox=to_outbox)
     except BaseException:
         sink.discard()
         raise

@@ -124,6 +124,8 @@ def _looks_jsonl(lines: list[str]) -> bool:
         return False
     ok = 0
     for ln in body:
+        if ln.lstrip(" \t\r\n")[:1] != "{":   # JSON's whitespace, then an object: else json.loads gives no dict
+            continue
         try:
             ok += isinstance(json.loads(ln), dict)
         except (ValueError, RecursionError):   # a deeply nested line is not a record either

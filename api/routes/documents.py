@@ -79,7 +79,7 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
             return safe, sniffed, register_upload(
                 db=rt.db, blobs=rt.blobs, tenant_id=tenant_id, sink=sink, sha256=sha, filename=safe,
                 sniffed=sniffed, claimed=claimed, title=title, evidence_date=evidence_date,
-                uploaded_by=principal.key_id)
+                uploaded_by=principal.key_id, to_outbox=not rt.settings.task_always_eager)
 
         safe, sniffed, reg = await run_in_threadpool(inspect_and_register)
     except BaseException:
@@ -90,7 +90,7 @@ async def _upload(request: Request, rt, tenant_id: str, principal) -> JSONRespon
     if reg.duplicate:
         return JSONResponse({"duplicate_of": doc.id, "document_id": doc.id, "status": doc.status,
                              "sha256": doc.sha256}, status_code=200)
-    request.app.state.dispatch.ingest(doc.id, reg.job.id)   # the outbox: published after this answer
+    request.app.state.dispatch.ingest(doc.id, reg.job.id)   # the job row is the outbox: a worker publishes it
     body = {"document_id": doc.id, "job_id": reg.job.id, "status": doc.status, "sha256": sha,
             "filename": safe, "detected_type": sniffed.media_type, "size_bytes": doc.size_bytes}
     if reg.retry_of:
