@@ -1,7 +1,7 @@
 """Soak and chaos: N uploads from concurrent clients while workers are SIGKILLed, the stores and the API restarted.
 
 Usage: .venv/bin/python -m bench.soak [--path embedded|scale] [--uploads 1000] [--clients 8] [--kills 20]
-                                      [--settle 900] [--json out.json]
+                                      [--settle 2700] [--json out.json]
 
 `embedded`: `clausewise serve` on a fresh data directory (SQLite, the SQLite broker, the Chroma server and the
 worker it supervises). The harness SIGKILLs the worker (serve restarts it) `--kills` times at random moments,
@@ -430,7 +430,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--uploads", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--settle", type=float, default=900, help="seconds to wait for the queue to drain")
+    ap.add_argument("--settle", type=float, default=2700,
+                    help="seconds to wait for the queue to drain (1,000 uploads under 20 worker kills take about 30 "
+                         "minutes on 2 cores: the default leaves room; a document still open after it counts as lost)")
     ap.add_argument("--chaos-span", type=float, default=None, help="seconds over which the faults are spread "
                                                                    "(default: an estimate of the run)")
     ap.add_argument("--seed", type=int, default=42)
