@@ -15,12 +15,12 @@ of the time the API held the interpreter per upload); here that work runs in ano
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
 from core.leases import published, take_for_publish
 from core.runtime import Runtime
+from worker.recovery import Beat
 
 log = logging.getLogger("clausewise.outbox")
 Send = Callable[[list[tuple[str, str]]], None]  # publish [(document id, job id), ...]; raises if any did not go out
@@ -104,22 +104,18 @@ def drain(rt: Runtime, send: Send, *, batch: int = BATCH) -> int:
             return total
 
 
-class OutboxThread(threading.Thread):
+class OutboxThread(Beat):
     """A worker's dispatcher: drains the outbox, then looks again every `interval_s`."""
 
-    def __init__(self, runtime: Callable[[], Runtime], send: Send, interval_s: float) -> None:
-        super().__init__(name="outbox", daemon=True)
-        self.runtime, self.send, self.interval_s = runtime, send, interval_s
-        self.stopped = threading.Event()
+    log = log
+    failure = "outbox pass failed"
 
-    def run(self) -> None:
-        while True:
-            try:
-                drain(self.runtime(), self.send)
-            except Exception:  # noqa: BLE001 - a store down now: look again at the next beat
-                log.warning("outbox pass failed", exc_info=True)
-            if self.stopped.wait(self.interval_s):
-                return
+    def __init__(self, runtime: Callable[[], Runtime], send: Send, interval_s: float) -> None:
+        super().__init__("outbox", interval_s)
+        self.runtime, self.send = runtime, send
+
+    def beat(self) -> None:
+        drain(self.runtime(), self.send)
 
 
 def interval(settings) -> float:

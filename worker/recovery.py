@@ -57,22 +57,42 @@ def celery_publisher(app) -> Publish:
     return publish
 
 
-class RecoveryThread(threading.Thread):
-    """A worker's background sweep: once at start, then every `interval_s`."""
+class Beat(threading.Thread):
+    """A worker's background duty: `beat()` once at start, then every `interval_s` until `stopped` is set. A beat
+    that fails (a store down now) is logged on the subclass's logger and tried again at the next one."""
 
-    def __init__(self, runtime: Callable[[], Runtime], publish: Publish, interval_s: float) -> None:
-        super().__init__(name="recovery", daemon=True)
-        self.runtime, self.publish, self.interval_s = runtime, publish, interval_s
+    log = log
+    failure = "background beat failed"
+
+    def __init__(self, name: str, interval_s: float) -> None:
+        super().__init__(name=name, daemon=True)
+        self.interval_s = interval_s
         self.stopped = threading.Event()
+
+    def beat(self) -> None:
+        raise NotImplementedError
 
     def run(self) -> None:
         while True:
             try:
-                sweep(self.runtime(), self.publish)
-            except Exception:  # noqa: BLE001 - a store down now: sweep again at the next beat
-                log.warning("recovery sweep failed", exc_info=True)
+                self.beat()
+            except Exception:  # noqa: BLE001 - a store down now: try again at the next beat
+                self.log.warning(self.failure, exc_info=True)
             if self.stopped.wait(self.interval_s):
                 return
+
+
+class RecoveryThread(Beat):
+    """A worker's background sweep: once at start, then every `interval_s`."""
+
+    failure = "recovery sweep failed"
+
+    def __init__(self, runtime: Callable[[], Runtime], publish: Publish, interval_s: float) -> None:
+        super().__init__("recovery", interval_s)
+        self.runtime, self.publish = runtime, publish
+
+    def beat(self) -> None:
+        sweep(self.runtime(), self.publish)
 
 
 def interval(settings) -> float:

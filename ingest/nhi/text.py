@@ -300,7 +300,7 @@ def named(text: str, **fields: Any) -> list[Sighting]:
         out.setdefault(ident.lower(), Sighting(ident, "k8s_service_account", "kubernetes", (f"{ns}/{name}",),
                                                **fields))
         out.pop(ns.lower(), None)           # "service account NS/NAME": NS alone was read as the name above
-    for ident, kind, provider, aliases in (*_masked(text), *_vendor_keys(text), *_sa_table(text)):
+    for ident, kind, provider, aliases in (*_masked(text), *_vendor_keys(text), *_table_identities(text)):
         if ident.lower() not in out and not any(a.lower() in out for a in aliases):
             out[ident.lower()] = Sighting(ident, kind, provider, aliases, **fields)
     end = 0
@@ -389,7 +389,7 @@ _NOT_VENDOR = frozenset((
     "the", "this", "that", "a", "an", "its", "their", "our", "new", "old", "ssh", "gpg", "pgp", "access", "private",
     "public", "deploy", "signing", "encryption", "kms", "master", "root", "host", "secret", "service", "account",
     "client", "session", "primary", "secondary", "user", "api", "aws", "iam", "rsa", "ed25519", "ecdsa", "license",
-    "licence", "partition", "primary", "sort", "foreign", "row", "hash", "cache", "idempotency", "routing", "one",
+    "licence", "partition", "sort", "foreign", "row", "hash", "cache", "idempotency", "routing", "one",
     "each", "every", "same", "static", "temporary", "personal", "shared", "leaked", "exposed", "compromised",
     "rotate", "rotated", "revoke", "revoked", "delete", "deleted", "create", "created", "add", "added", "remove",
     "removed", "disable", "disabled", "replace", "replaced", "use", "used", "which", "what", "no", "any", "second",
@@ -482,7 +482,7 @@ def _row_identities(row: dict[str, str]) -> list[tuple[str, str, str, tuple]]:
     return out
 
 
-def _sa_table(text: str) -> list[tuple[str, str, str, tuple]]:
+def _table_identities(text: str) -> list[tuple[str, str, str, tuple]]:
     out: list[tuple[str, str, str, tuple]] = []
     for row in _table_rows(text):
         out += _row_identities(row)
